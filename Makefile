@@ -5,7 +5,7 @@ BIN     := bin
 VERSION ?= v0.1.0
 LDFLAGS := -X github.com/osirisgo/osiris/internal/cli.Version=$(VERSION)
 
-.PHONY: build demo test test-short bench lint fmt clean
+.PHONY: test-deps build demo test test-short bench lint fmt clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/osiris ./cmd/osiris
@@ -14,7 +14,7 @@ build:
 demo: build
 	./scripts/demo.sh
 
-test:
+test: test-deps
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) test -race -count=1 ./...
@@ -34,3 +34,6 @@ fmt:
 
 clean:
 	rm -rf $(BIN)
+
+test-deps:
+	./scripts/test-deps.sh
