@@ -21,6 +21,7 @@ func newCmdMCP(f *Factory) *cobra.Command {
 		newCmdMCPGuide(f),
 		newCmdMCPMemory(f),
 		newCmdMCPAIOP(f),
+		newCmdMCPResources(f),
 	)
 	return cmd
 }
