@@ -61,6 +61,9 @@ type Discoverer interface {
 // DiscoverOptions tunes a discovery.
 type DiscoverOptions struct {
 	Samples int // sample rows per table; 0 = none
+	// BasePath is the project's base path, against which a relative file or directory
+	// of the connection (a CSV folder, a DuckDB file) is resolved.
+	BasePath string
 }
 
 // Discovery is what a source holds.
