@@ -57,6 +57,10 @@ func wantsJSON(args []string) bool {
 }
 
 func reportError(f *Factory, root *cobra.Command, err error) int {
+	var silent *silentError
+	if errors.As(err, &silent) {
+		return silent.code
+	}
 	e := asError(err)
 	if isCobraUsageError(err) {
 		e = &Error{Code: ExitUsage, Type: "usage_error", Message: err.Error(), Err: err}

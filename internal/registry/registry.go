@@ -389,3 +389,12 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// ValidateConfig checks a step config against the component's configSchema.
+func (s *Spec) ValidateConfig(cfg map[string]any) error {
+	schema, err := s.Schema()
+	if err != nil {
+		return err
+	}
+	return schema.Validate(toJSONValue(cfg))
+}
