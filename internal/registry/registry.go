@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -147,9 +146,7 @@ func (r *Registry) add(validator *jsonschema.Schema, raw []byte, dirName, source
 }
 
 func (r *Registry) warn(source, msg string) {
-	text := fmt.Sprintf("component spec %s skipped: %s", source, msg)
-	r.Warnings = append(r.Warnings, text)
-	slog.Warn(text)
+	r.Warnings = append(r.Warnings, fmt.Sprintf("component spec %s skipped: %s", source, msg))
 }
 
 func parseSpec(doc map[string]any) (*Spec, error) {

@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestJSONModeAlwaysPrintsOneDocument(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		typ  string
+	}{
+		{[]string{"--json"}, ExitUsage, "no_command"},
+		{[]string{"--json", "bogus"}, ExitUsage, "usage_error"},
+		{[]string{"components", "list", "--json", "--no-such-flag"}, ExitUsage, "usage_error"},
+		{[]string{"components", "show", "--json"}, ExitUsage, "usage_error"},
+		{[]string{"components", "show", "nope", "--json"}, ExitUsage, "not_found"},
+	}
+	for _, c := range cases {
+		r := runCLI(t, t.TempDir(), "", c.args...)
+		doc := jsonDoc(t, r)
+		if r.Code != c.code || doc["status"] != "error" || doc["error_type"] != c.typ {
+			t.Errorf("%v: code %d doc %v, want %d %s", c.args, r.Code, doc, c.code, c.typ)
+		}
+	}
+}
+
+func TestVersionAndHelpJSON(t *testing.T) {
+	r := runCLI(t, "", "", "--version", "--json")
+	if doc := jsonDoc(t, r); r.Code != 0 || !strings.HasPrefix(doc["version"].(string), "v") {
+		t.Fatalf("version: %d %v", r.Code, doc)
+	}
+	r = runCLI(t, "", "", "connections", "doctor", "--help", "--json")
+	doc := jsonDoc(t, r)
+	opts, _ := doc["options"].(map[string]any)
+	if r.Code != 0 || doc["command"] != "osiris connections doctor" || opts["--connection-id"] == nil {
+		t.Fatalf("help json: %d %v", r.Code, doc)
+	}
+	r = runCLI(t, "", "", "help", "exit-codes")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "130") {
+		t.Fatalf("exit-codes help: %q", r.Stdout)
+	}
+}
+
+func TestInitCreatesProjectAndNeverOverwrites(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "proj")
+	r := runCLI(t, "", "", "init", dir, "--json")
+	if r.Code != 0 {
+		t.Fatalf("init failed: %s %s", r.Stdout, r.Stderr)
+	}
+	assertGolden(t, "init.json", normalise(r.Stdout, dir))
+	for _, p := range []string{"osiris.yaml", ".gitignore", ".env.example",
+		"osiris_connections.example.yaml", "pipelines", ".osiris/mcp/logs"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("missing %s", p)
+		}
+	}
+
+	r = runCLI(t, "", "", "init", dir, "--json")
+	if doc := jsonDoc(t, r); r.Code != ExitFailure || doc["error_type"] != "project_exists" {
+		t.Fatalf("second init: %d %v", r.Code, doc)
+	}
+
+	os.WriteFile(filepath.Join(dir, ".env.example"), []byte("MINE=1\n"), 0o644)
+	r = runCLI(t, "", "", "init", dir, "--force", "--json")
+	doc := jsonDoc(t, r)
+	created := doc["created"].(map[string]any)
+	if r.Code != 0 || created["env_example"] != false || created["gitignore"] != false {
+		t.Fatalf("forced init must keep files: %v", doc)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, ".env.example")); string(b) != "MINE=1\n" {
+		t.Fatal(".env.example was overwritten")
+	}
+	gi, _ := os.ReadFile(filepath.Join(dir, ".gitignore"))
+	if strings.Count(string(gi), "# Osiris") != 1 {
+		t.Fatalf(".gitignore block appended twice:\n%s", gi)
+	}
+}
+
+const connectionsFixture = `connections:
+  mysql:
+    shop:
+      host: 127.0.0.1
+      port: 3306
+      database: shop
+      user: osiris
+      password: ${OSIRIS_CLI_TEST_PW}
+  postgres:
+    default:
+      dsn: postgresql://app:${OSIRIS_CLI_TEST_PW}@127.0.0.1:5432/x
+      host: 127.0.0.1
+      password: ${OSIRIS_CLI_TEST_UNSET}
+  graphql:
+    api:
+      endpoint: http://127.0.0.1:4000/graphql
+      headers: {Authorization: "Bearer ${OSIRIS_CLI_TEST_PW}"}
+`
+
+func TestConnectionsListMasksEverySecret(t *testing.T) {
+	const secret = "Sentinel-P@ss/w0rd-42"
+	t.Setenv("OSIRIS_CLI_TEST_PW", secret)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte("version: '2.0'\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "osiris_connections.yaml"), []byte(connectionsFixture), 0o600)
+
+	for _, args := range [][]string{{"connections", "list", "--json"}, {"connections", "list"},
+		{"mcp", "connections", "list", "--json"}, {"validate", "--json"}} {
+		r := runCLI(t, dir, "", args...)
+		if r.Code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.Code, r.Stderr)
+		}
+		if strings.Contains(r.Stdout+r.Stderr, secret) || strings.Contains(r.Stdout, "P@ss") {
+			t.Fatalf("%v leaked the secret:\n%s", args, r.Stdout)
+		}
+	}
+	r := runCLI(t, dir, "", "connections", "list", "--json")
+	assertGolden(t, "connections_list.json", normalise(r.Stdout, dir))
+	doc := jsonDoc(t, r)
+	if doc["count"].(float64) != 3 {
+		t.Fatalf("count %v", doc["count"])
+	}
+
+	logs, _ := filepath.Glob(filepath.Join(dir, "run_logs", "connections_*", "*"))
+	for _, f := range logs {
+		b, _ := os.ReadFile(f)
+		if strings.Contains(string(b), secret) {
+			t.Fatalf("%s holds the secret", f)
+		}
+	}
+}
+
+func TestConnectionsDoctorBadReferences(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "osiris_connections.yaml"), []byte(connectionsFixture), 0o600)
+	r := runCLI(t, dir, "", "mcp", "connections", "doctor", "--connection-id", "@bad", "--json")
+	if doc := jsonDoc(t, r); r.Code != ExitUsage || doc["code"] != "SEMANTIC/SEM002" {
+		t.Fatalf("malformed ref: %d %v", r.Code, doc)
+	}
+	r = runCLI(t, dir, "", "mcp", "connections", "doctor", "--connection-id", "@mysql.nope", "--json")
+	if doc := jsonDoc(t, r); r.Code != ExitFailure || doc["code"] != "DISCOVERY/DISC001" {
+		t.Fatalf("unknown ref: %d %v", r.Code, doc)
+	}
+	r = runCLI(t, dir, "", "mcp", "connections", "doctor", "--connection-id", "mysql.shop", "--json")
+	doc := jsonDoc(t, r)
+	if r.Code != 0 || doc["health"] != "unhealthy" || doc["connection"] != "@mysql.shop" {
+		t.Fatalf("unset password is an unhealthy result, not an error: %d %v", r.Code, doc)
+	}
+}
+
+func TestComponentsListAndShow(t *testing.T) {
+	r := runCLI(t, t.TempDir(), "", "components", "list", "--json")
+	doc := jsonDoc(t, r)
+	names := map[string]bool{}
+	for _, c := range doc["components"].([]any) {
+		names[c.(map[string]any)["name"].(string)] = true
+	}
+	for _, want := range []string{"mysql.extractor", "mysql.writer", "postgres.extractor",
+		"postgres.writer", "supabase.extractor", "supabase.writer", "duckdb.processor",
+		"filesystem.csv_extractor", "filesystem.csv_writer", "graphql.extractor",
+		"posthog.extractor"} {
+		if !names[want] {
+			t.Errorf("components list lacks %s", want)
+		}
+	}
+	r = runCLI(t, t.TempDir(), "", "components", "list", "--mode", "transform", "--json")
+	if doc := jsonDoc(t, r); doc["count"].(float64) != 1 {
+		t.Fatalf("--mode transform: %v", doc)
+	}
+	r = runCLI(t, t.TempDir(), "", "components", "show", "mysql.extractor", "--json")
+	spec := jsonDoc(t, r)["component"].(map[string]any)
+	if spec["name"] != "mysql.extractor" || spec["configSchema"] == nil {
+		t.Fatalf("show: %v", spec)
+	}
+	r = runCLI(t, t.TempDir(), "", "mcp", "components", "list", "--json")
+	groups := jsonDoc(t, r)["components"].(map[string]any)
+	if len(groups["processors"].([]any)) != 1 || len(groups["writers"].([]any)) < 4 {
+		t.Fatalf("mcp groups: %v", groups)
+	}
+}
+
+func TestProjectOverlayReplacesSpecAndSkipsInvalid(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "components", "acme.extractor"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "components", "broken"), 0o755)
+	os.WriteFile(filepath.Join(dir, "components", "acme.extractor", "spec.yaml"), []byte(
+		"name: acme.extractor\nversion: 1.2.3\nmodes: [extract]\ncapabilities: {}\n"+
+			"configSchema: {type: object, properties: {}}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "components", "broken", "spec.yaml"), []byte(
+		"name: broken\nversion: one\n"), 0o644)
+	r := runCLI(t, dir, "", "components", "list", "--json")
+	if !strings.Contains(r.Stdout, "acme.extractor") || strings.Contains(r.Stdout, `"broken"`) {
+		t.Fatalf("overlay: %s", r.Stdout)
+	}
+	if !strings.Contains(r.Stderr, "broken") {
+		t.Fatalf("an invalid spec must be reported on stderr: %q", r.Stderr)
+	}
+}
