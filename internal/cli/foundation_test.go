@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/spf13/cobra"
 	"os"
 	"path/filepath"
 	"strings"
@@ -196,5 +197,40 @@ func TestProjectOverlayReplacesSpecAndSkipsInvalid(t *testing.T) {
 	}
 	if !strings.Contains(r.Stderr, "broken") {
 		t.Fatalf("an invalid spec must be reported on stderr: %q", r.Stderr)
+	}
+}
+
+// TestEveryCommandKeepsTheJSONContract walks the whole tree: help and a bad flag must each
+// give exactly one JSON document, with exit 0 and 2.
+func TestEveryCommandKeepsTheJSONContract(t *testing.T) {
+	root := NewRootCmd(&Factory{IO: &IO{}})
+	var paths [][]string
+	var walk func(prefix []string, cmd interface {
+		Commands() []*cobra.Command
+	})
+	walk = func(prefix []string, cmd interface{ Commands() []*cobra.Command }) {
+		for _, c := range cmd.Commands() {
+			if c.Hidden || c.Name() == "help" || c.Name() == "completion" {
+				continue
+			}
+			p := append(append([]string(nil), prefix...), c.Name())
+			paths = append(paths, p)
+			walk(p, c)
+		}
+	}
+	walk(nil, root)
+	if len(paths) < 20 {
+		t.Fatalf("only %d commands found", len(paths))
+	}
+	dir := t.TempDir()
+	for _, p := range paths {
+		r := runCLI(t, dir, "", append(append([]string(nil), p...), "--help", "--json")...)
+		if doc := jsonDoc(t, r); r.Code != 0 || doc["command"] == nil {
+			t.Errorf("%v --help --json: exit %d, %v", p, r.Code, doc)
+		}
+		r = runCLI(t, dir, "", append(append([]string(nil), p...), "--no-such-flag", "--json")...)
+		if doc := jsonDoc(t, r); r.Code != ExitUsage || doc["status"] != "error" {
+			t.Errorf("%v with a bad flag: exit %d, %v", p, r.Code, doc)
+		}
 	}
 }
