@@ -303,3 +303,16 @@ func (r *Redactor) RedactValue(v any) any {
 		return v
 	}
 }
+
+// RedactTextCount is RedactText that also reports how many replacements it made, for
+// writers that must say how much they hid (memory capture reports redactions_applied).
+func RedactTextCount(s string) (string, int) {
+	count := 0
+	for _, rule := range textRules {
+		s = rule.re.ReplaceAllStringFunc(s, func(match string) string {
+			count++
+			return rule.re.ReplaceAllString(match, rule.repl)
+		})
+	}
+	return s, count
+}
