@@ -1,11 +1,12 @@
 package cli
 
 import (
-	"github.com/spf13/cobra"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func TestJSONModeAlwaysPrintsOneDocument(t *testing.T) {
