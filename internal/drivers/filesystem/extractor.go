@@ -621,4 +621,3 @@ func (s *csvStream) Close() error {
 	}
 	return s.file.Close()
 }
-
