@@ -110,7 +110,7 @@ func TestRunPassesArgsStdinAndEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Args                         []string
+		Args                          []string
 		Stdin, Cwd, Home, Correlation string
 	}
 	if err := json.Unmarshal(reply.Object, &doc); err != nil {

@@ -65,10 +65,10 @@ func TestRedactMessage(t *testing.T) {
 	cases := map[string]string{
 		"postgresql://app:s3cr3tpw@db.example:5432/x": "postgresql://***@db.example:5432/x",
 		"https://token@api.example/graphql":           "https://***@api.example/graphql",
-		"retry with password=hunter2&user=x":           "retry with password=***&user=x",
-		"key=abcdef; next":                             "key=***; next",
-		"TOKEN=xyz other":                              "TOKEN=*** other",
-		"nothing here":                                 "nothing here",
+		"retry with password=hunter2&user=x":          "retry with password=***&user=x",
+		"key=abcdef; next":                            "key=***; next",
+		"TOKEN=xyz other":                             "TOKEN=*** other",
+		"nothing here":                                "nothing here",
 	}
 	for in, want := range cases {
 		if got := RedactMessage(in); got != want {
