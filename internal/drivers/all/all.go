@@ -1,0 +1,8 @@
+// Package all links every driver family into a binary. Import it for its side effect;
+// each family registers its components from init. Add one line per family.
+package all
+
+import (
+	_ "github.com/osirisgo/osiris/internal/drivers/duckdb"     // duckdb.processor
+	_ "github.com/osirisgo/osiris/internal/drivers/filesystem" // filesystem.csv_*
+)
