@@ -1,0 +1,229 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/osirisgo/osiris/internal/drivers"
+)
+
+func init() {
+	drivers.Register("mysql.extractor", func() drivers.Driver { return Extractor{} })
+	drivers.Register("mysql.writer", func() drivers.Driver { return Writer{} })
+}
+
+// discardLogger is used where no step logger exists (discovery and doctor run outside a
+// pipeline); the MySQL library's diagnostics are dropped there.
+var discardLogger = slog.New(slog.DiscardHandler)
+
+// Discover lists the current database's tables: columns in order with their declared
+// types, primary keys, exact row counts and up to opts.Samples sample rows.
+func (Extractor) Discover(ctx context.Context, cfg map[string]any,
+	opts drivers.DiscoverOptions) (*drivers.Discovery, error) {
+	return discover(ctx, cfg, opts)
+}
+
+// Discover is the writer's discovery: the same as the extractor's.
+func (Writer) Discover(ctx context.Context, cfg map[string]any,
+	opts drivers.DiscoverOptions) (*drivers.Discovery, error) {
+	return discover(ctx, cfg, opts)
+}
+
+// Doctor tests the connection with SELECT 1.
+func (Extractor) Doctor(ctx context.Context, conn map[string]any,
+	timeout time.Duration) drivers.DoctorResult {
+	return doctor(ctx, conn, timeout)
+}
+
+// Doctor tests the connection with SELECT 1.
+func (Writer) Doctor(ctx context.Context, conn map[string]any,
+	timeout time.Duration) drivers.DoctorResult {
+	return doctor(ctx, conn, timeout)
+}
+
+func doctor(ctx context.Context, raw map[string]any, timeout time.Duration) drivers.DoctorResult {
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	started := time.Now()
+	result := func(category string) drivers.DoctorResult {
+		ms := float64(time.Since(started).Microseconds()) / 1000
+		return drivers.DoctorResult{OK: category == drivers.CategoryOK,
+			LatencyMS: math.Round(ms*100) / 100, Category: category, Message: phrase(category)}
+	}
+
+	conn, err := readConn("doctor", map[string]any{"resolved_connection": raw})
+	if err != nil {
+		r := result(drivers.CategoryConfig)
+		r.Message = "Connection settings incomplete"
+		return r
+	}
+	conn.poolSize = 1
+	db, err := conn.open(ctx, "doctor", discardLogger)
+	if err != nil {
+		return result(categoryOf(err))
+	}
+	defer db.Close()
+	var one int
+	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return result(classify(err))
+	}
+	return result(drivers.CategoryOK)
+}
+
+func categoryOf(err error) string {
+	if de, ok := err.(*drivers.Error); ok && de.Category != "" {
+		return de.Category
+	}
+	return classify(err)
+}
+
+func discover(ctx context.Context, cfg map[string]any,
+	opts drivers.DiscoverOptions) (*drivers.Discovery, error) {
+	wrapped := cfg
+	if _, ok := cfg["resolved_connection"]; !ok {
+		wrapped = map[string]any{"resolved_connection": cfg}
+	}
+	conn, err := readConn("discovery", wrapped)
+	if err != nil {
+		return nil, err
+	}
+	conn.poolSize = 1
+	db, err := conn.open(ctx, "discovery", discardLogger)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+
+	names, err := tableNames(ctx, db)
+	if err != nil {
+		return nil, conn.queryError("discovery", "discovery", err)
+	}
+	out := &drivers.Discovery{Tables: []drivers.TableInfo{}}
+	for _, name := range names {
+		info, err := describeTable(ctx, db, conn.database, name, opts.Samples)
+		if err != nil {
+			return nil, conn.queryError("discovery", "discovery", err)
+		}
+		out.Tables = append(out.Tables, info)
+	}
+	return out, nil
+}
+
+func tableNames(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, rows.Err()
+}
+
+func describeTable(ctx context.Context, db *sql.DB, database, table string,
+	samples int) (drivers.TableInfo, error) {
+	info := drivers.TableInfo{Name: table}
+	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
+		ORDER BY ORDINAL_POSITION`, database, table)
+	if err != nil {
+		return info, err
+	}
+	for rows.Next() {
+		var name, typ, nullable, key string
+		if err := rows.Scan(&name, &typ, &nullable, &key); err != nil {
+			_ = rows.Close()
+			return info, err
+		}
+		isNullable := nullable == "YES"
+		info.Columns = append(info.Columns, drivers.ColumnInfo{Name: name, Type: typ,
+			Nullable: &isNullable})
+		if key == "PRI" {
+			info.PrimaryKeys = append(info.PrimaryKeys, name)
+		}
+	}
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return info, err
+	}
+
+	var count int64
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quoteIdent(table)).Scan(&count); err != nil {
+		return info, err
+	}
+	info.RowCount = &count
+	if samples > 0 {
+		sample, err := sampleRows(ctx, db, database, table, samples)
+		if err != nil {
+			return info, err
+		}
+		info.SampleData = sample
+	}
+	return info, nil
+}
+
+// sampleRows reads up to n rows, typed the way the extractor types them.
+func sampleRows(ctx context.Context, db *sql.DB, database, table string, n int) (
+	[]map[string]any, error) {
+	decls, err := columnDecls(ctx, db, database, table)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT * FROM %s LIMIT %d",
+		quoteIdent(table), n))
+	if err != nil {
+		return nil, err
+	}
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		_ = rows.Close()
+		return nil, err
+	}
+	r := &rowReader{req: drivers.Request{Env: nopEnv{}}, rows: rows, batchSize: n,
+		zeroDates: map[string]int64{}, firstZero: map[string]int64{}}
+	for _, ct := range types {
+		var decl *columnDecl
+		if d, ok := decls[ct.Name()]; ok {
+			decl = &d
+		}
+		r.plans = append(r.plans, planColumn(ct.Name(), ct.DatabaseTypeName(), decl))
+	}
+	batch, err := r.readBatch(ctx)
+	_ = rows.Close()
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(batch))
+	for _, row := range batch {
+		m := make(map[string]any, len(row))
+		for i, v := range row {
+			m[r.plans[i].column.Name] = v
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// nopEnv swallows the reports of a sample read, which is not a pipeline step.
+type nopEnv struct{}
+
+func (nopEnv) OutputDir() string            { return "" }
+func (nopEnv) BasePath() string             { return "" }
+func (nopEnv) Metric(string, any, string)   {}
+func (nopEnv) Event(string, map[string]any) {}
+func (nopEnv) Logger() *slog.Logger         { return discardLogger }
