@@ -10,7 +10,7 @@ func TestLoadAll(t *testing.T) {
 	if len(r.Warnings) > 0 {
 		t.Fatal(r.Warnings)
 	}
-	if len(r.Names()) != 11 {
+	if len(r.Names()) != 12 {
 		t.Fatal(r.Names())
 	}
 	for _, s := range r.List() {
