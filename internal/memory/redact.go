@@ -53,19 +53,22 @@ func isMemorySecretName(key string) bool {
 // piiRules hide personal data inside free text, in this order: credentials in database
 // and web URLs first (so the e-mail rule does not eat "user@host"), then e-mail
 // addresses, phone numbers, US social security numbers, card numbers and IPv4 addresses.
+// Each rule names a substring its matches cannot lack, so long texts skip rules that
+// cannot apply; an empty need means "at least one digit".
 var piiRules = []struct {
 	re   *regexp.Regexp
 	repl string
+	need string
 }{
 	{regexp.MustCompile(`\b((?i:mysql|postgresql|postgres|mongodb|redis|https?)://)[^@\s]+@([^/\s]+)`),
-		"${1}***@${2}"},
-	{regexp.MustCompile(`\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b`), "***EMAIL***"},
+		"${1}***@${2}", "://"},
+	{regexp.MustCompile(`\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b`), "***EMAIL***", "@"},
 	// A leading "+1" or "(" belongs to the number, so it is hidden with it.
 	{regexp.MustCompile(`(?:\+1[-.\s]?|\b1[-.\s]?)?(?:\(\d{3}\)|\b\d{3})[-.\s]?\d{3}[-.\s]?\d{4}\b`),
-		"***PHONE***"},
-	{regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), "***SSN***"},
-	{regexp.MustCompile(`\b\d{4}[-\s]?\d{4}[-\s]?\d{4}[-\s]?\d{4}\b`), "***CARD***"},
-	{regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`), "***IP***"},
+		"***PHONE***", ""},
+	{regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), "***SSN***", ""},
+	{regexp.MustCompile(`\b\d{4}[-\s]?\d{4}[-\s]?\d{4}[-\s]?\d{4}\b`), "***CARD***", ""},
+	{regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`), "***IP***", ""},
 }
 
 // RedactText hides personal data and credentials in one string and says how many
@@ -74,7 +77,11 @@ var piiRules = []struct {
 // shapes), so a note like "password=hunter2" is hidden too.
 func RedactText(s string) (string, int) {
 	count := 0
+	hasDigit := strings.ContainsAny(s, "0123456789")
 	for _, rule := range piiRules {
+		if rule.need == "" && !hasDigit || rule.need != "" && !strings.Contains(s, rule.need) {
+			continue
+		}
 		s = rule.re.ReplaceAllStringFunc(s, func(match string) string {
 			count++
 			return rule.re.ReplaceAllString(match, rule.repl)
