@@ -5,4 +5,5 @@ package all
 import (
 	_ "github.com/osirisgo/osiris/internal/drivers/duckdb"     // duckdb.processor
 	_ "github.com/osirisgo/osiris/internal/drivers/filesystem" // filesystem.csv_*
+	_ "github.com/osirisgo/osiris/internal/drivers/mysql"      // mysql.*
 )
