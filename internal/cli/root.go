@@ -144,6 +144,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		newCmdMaintenance(f),
 		newCmdMCP(f),
 		newCmdVersion(f),
+		newCmdRemote(f),
 	)
 	installHelp(f, root)
 	return root
