@@ -397,3 +397,13 @@ func (d *Document) position(p path, atKey bool) (int, int) {
 	}
 	return n.Line, n.Column
 }
+
+// IssueAt builds an issue located at a field given as path segments (string keys, int
+// list indexes), with that field's line and column. The compiler uses it for findings of
+// its own, so they read like the validator's.
+func (d *Document) IssueAt(severity, typ, message string, segments ...any) Issue {
+	p := path(segments)
+	line, col := d.position(p, false)
+	return Issue{Type: typ, Message: message, Location: p.String(), Line: line, Column: col,
+		Severity: severity}
+}
