@@ -145,7 +145,7 @@ func sampleRows(ctx context.Context, db *sql.DB, t tableRef, n int) ([]map[strin
 	if err != nil {
 		return nil, err
 	}
-	out := make([]map[string]any, 0, len(batch))
+	var out []map[string]any
 	for _, values := range batch {
 		row := make(map[string]any, len(cols))
 		for i, c := range cols {

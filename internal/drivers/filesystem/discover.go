@@ -159,7 +159,6 @@ func discoverLeadingRows(r io.Reader, delimiter rune, n int) ([]string, [][]stri
 	reader := csv.NewReader(discoverStripBOM(r))
 	reader.Comma = delimiter
 	reader.FieldsPerRecord = -1
-	reader.LazyQuotes = true
 	reader.ReuseRecord = false
 
 	first, err := reader.Read()
