@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -315,11 +316,43 @@ func stepConfig(doc *oml.Document, s oml.Step, spec *registry.Spec) (map[string]
 		if _, fromConnection := spec.ConnectionField(key); fromConnection {
 			continue
 		}
-		cfg[key] = def
+		cfg[key] = typedDefault(spec, key, def)
 	}
 	cfg["component"] = s.Component
 	cfg["mode"] = oml.RuntimeModes[s.Mode]
 	return cfg, warnings
+}
+
+// typedDefault restores integers in a spec default: the registry reads specs through
+// JSON, which turns 10000 into 10000.0. A property declared "number" keeps its float.
+func typedDefault(spec *registry.Spec, key string, def any) any {
+	prop, _ := spec.Properties()[key].(map[string]any)
+	if prop["type"] == "number" {
+		return def
+	}
+	return integralToInt(def)
+}
+
+func integralToInt(v any) any {
+	switch t := v.(type) {
+	case float64:
+		if t == math.Trunc(t) && math.Abs(t) < 1<<53 {
+			return int64(t)
+		}
+	case []any:
+		out := make([]any, len(t))
+		for i, item := range t {
+			out[i] = integralToInt(item)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, item := range t {
+			out[k] = integralToInt(item)
+		}
+		return out
+	}
+	return v
 }
 
 // dropSecretEntries keeps the non-secret entries of a map-valued secret field (HTTP

@@ -507,3 +507,37 @@ func keys(m map[string][]byte) []string {
 	}
 	return out
 }
+
+func TestDefaultsKeepIntegerAndNumberTypes(t *testing.T) {
+	p := newProject(t)
+	res, err := compileSrc(t, p, csvPipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(res.ManifestDir, "cfg", "read-contacts.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"chunk_size":10000,`) ||
+		!strings.Contains(string(raw), `"skip_rows":0}`) {
+		t.Fatalf("integer defaults written as floats: %s", raw)
+	}
+
+	src := `oml_version: "0.1.0"
+name: gql
+steps:
+  - id: api
+    component: graphql.extractor
+    mode: read
+    config: {connection: "@graphql.api", query: "{ a }"}
+`
+	res, err = compileSrc(t, p, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = os.ReadFile(filepath.Join(res.ManifestDir, "cfg", "api.json"))
+	if !strings.Contains(string(raw), `"retry_delay":1.0,`) ||
+		!strings.Contains(string(raw), `"max_retries":3,`) {
+		t.Fatalf("number defaults: %s", raw)
+	}
+}
