@@ -78,7 +78,7 @@ func (r *run) aiopDir() string {
 	p := r.opts.Project
 	n := p.File.Filesystem.Naming
 	tokens := map[string]string{"pipeline_slug": r.slug, "profile": r.profile,
-		"manifest_hash": r.manifest.Meta.ManifestHash,
+		"manifest_hash":  r.manifest.Meta.ManifestHash,
 		"manifest_short": r.manifest.Meta.ManifestShort, "run_id": r.runID,
 		"run_ts": naming.RunTimestamp(r.started, n.RunTSFormat)}
 	base := p.AIOPDir()

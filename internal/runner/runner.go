@@ -207,7 +207,7 @@ func (r *run) prepare() error {
 		naming := p.File.Filesystem.Naming
 		rel := renderRunDir(naming.RunDir, naming.RunTSFormat, r.started, map[string]string{
 			"pipeline_slug": r.slug, "profile": r.profile,
-			"manifest_hash": r.manifest.Meta.ManifestHash,
+			"manifest_hash":  r.manifest.Meta.ManifestHash,
 			"manifest_short": r.manifest.Meta.ManifestShort, "run_id": r.runID,
 		})
 		base := p.RunLogsDir()
