@@ -267,6 +267,9 @@ func ExtractArchive(r io.Reader, index *Index, dest func(rel string) string) (
 		}
 		rel, perr := SafeRelPath(hdr.Name)
 		want, listed := expected[rel]
+		if perr == nil && listed {
+			seen[rel] = true
+		}
 		switch {
 		case perr != nil:
 			failures = append(failures, ExtractFailure{Path: hdr.Name, Phase: "extract", Err: perr})
@@ -280,7 +283,6 @@ func ExtractArchive(r io.Reader, index *Index, dest func(rel string) string) (
 				Err: errors.New("not listed in the index")})
 			continue
 		}
-		seen[rel] = true
 		if err := WriteVerified(dest(rel), tr, want); err != nil {
 			phase := "extract"
 			if errors.Is(err, ErrMismatch) {

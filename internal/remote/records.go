@@ -92,10 +92,7 @@ func (r *Recorder) append(path string, head []kv, fields map[string]any, countKe
 	for _, f := range head {
 		taken[f.key] = true
 	}
-	var payload map[string]any
-	if fields != nil {
-		payload, _ = r.redactor.RedactValue(fields).(map[string]any)
-	}
+	payload := r.redactFields(fields)
 	keys := make([]string, 0, len(payload))
 	for k := range payload {
 		if !taken[k] {
@@ -121,6 +118,23 @@ func (r *Recorder) append(path string, head []kv, fields map[string]any, countKe
 	}
 }
 
+// structuralKeys look secret by name but are record structure ("key" names an input).
+var structuralKeys = map[string]bool{"key": true, "session": true, "event": true}
+
+// redactFields masks secret-named fields and literal secret values, keeping the
+// structural keys a local run keeps.
+func (r *Recorder) redactFields(fields map[string]any) map[string]any {
+	out := make(map[string]any, len(fields))
+	for k, v := range fields {
+		if structuralKeys[k] {
+			out[k] = r.redactor.RedactValue(v)
+			continue
+		}
+		out[k] = r.redactor.RedactValue(map[string]any{k: v}).(map[string]any)[k]
+	}
+	return out
+}
+
 func encodeOrdered(fields []kv) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
@@ -143,6 +157,7 @@ func encodeOrdered(fields []kv) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// formatTS is the record timestamp of a local run: UTC with milliseconds.
 func formatTS(ts time.Time) string {
-	return ts.UTC().Format("2006-01-02T15:04:05.000000Z")
+	return ts.UTC().Format("2006-01-02T15:04:05.000Z")
 }

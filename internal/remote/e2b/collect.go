@@ -345,7 +345,7 @@ func (a *Adapter) finalStatus(c *collector, interrupted bool) (map[string]any, b
 	ok := reason == ""
 
 	if !statusArrived {
-		status = map[string]any{"reason": "status contract violation"}
+		status = map[string]any{}
 	}
 	if !ok {
 		if _, has := status["reason"]; !has || status["reason"] == "" || status["ok"] == true {
