@@ -206,13 +206,13 @@ func successfulRun(_ context.Context, p *e2bfake.Proc) e2bfake.Exit {
 
 func writeRunDir(dir string, ok bool) {
 	files := map[string]string{
-		"events.jsonl":                             `{"event":"run_start"}` + "\n",
-		"metrics.jsonl":                            `{"metric":"rows_read","value":10}` + "\n",
-		"osiris.log":                               "level=INFO msg=\"run ended\"\n",
-		"artifacts/extract/cleaned_config.json":    `{"query":"SELECT 1"}`,
-		"artifacts/extract/notes.txt":              strings.Repeat("row\n", 1000),
-		"artifacts/fetch/output.parquet":           "PAR1",
-		"artifacts/_system/run_card.json":          `{"run":"run-1"}`,
+		"events.jsonl":                          `{"event":"run_start"}` + "\n",
+		"metrics.jsonl":                         `{"metric":"rows_read","value":10}` + "\n",
+		"osiris.log":                            "level=INFO msg=\"run ended\"\n",
+		"artifacts/extract/cleaned_config.json": `{"query":"SELECT 1"}`,
+		"artifacts/extract/notes.txt":           strings.Repeat("row\n", 1000),
+		"artifacts/fetch/output.parquet":        "PAR1",
+		"artifacts/_system/run_card.json":       `{"run":"run-1"}`,
 		"status.json": fmt.Sprintf(`{"exit_code":0,"steps_completed":2,"steps_total":2,`+
 			`"ok":%v,"reason":""}`, ok),
 	}
