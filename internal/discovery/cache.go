@@ -195,6 +195,8 @@ func (c *Cache) LookupLocked(discoveryID string) *Entry {
 type Unlock func()
 
 // Lock takes the cross-process lock of one discovery_id, waiting until ctx is done.
+// Limitation: lock files are never removed; deleting one while a process holds it would
+// let a second process lock a new file of the same name.
 func (c *Cache) Lock(ctx context.Context, discoveryID string) (Unlock, error) {
 	dir := filepath.Join(c.Dir, ".locks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {

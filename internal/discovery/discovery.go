@@ -340,6 +340,7 @@ func scrubTables(tables []drivers.TableInfo, samples int,
 
 // scrub masks the value of every secret-named key (a "password" column of a sample row)
 // and removes the connection's secret values and credential-looking text from strings.
+// Limitation: masking goes by name, so a harmless column named key or token is hidden too.
 func scrub(v any, redactor *secrets.Redactor) any {
 	switch t := v.(type) {
 	case map[string]any:

@@ -155,6 +155,8 @@ func discoverCSVFile(ctx context.Context, path string, delimiter rune, samples i
 }
 
 // discoverLeadingRows returns the header (made unique and non-empty) and up to n data rows.
+// Limitation: files are read as UTF-8; the extractor's encoding option is not applied, so
+// a latin-1 file shows mangled accents in its samples.
 func discoverLeadingRows(r io.Reader, delimiter rune, n int) ([]string, [][]string, error) {
 	reader := csv.NewReader(discoverStripBOM(r))
 	reader.Comma = delimiter
@@ -218,6 +220,7 @@ func discoverColumnNames(header []string) []string {
 }
 
 // discoverCountLines counts lines, giving up (ok false) when ctx ends or time runs out.
+// Limitation: a quoted value holding line breaks is counted as several rows.
 func discoverCountLines(ctx context.Context, r io.Reader, outOfTime func() bool) (int64, bool) {
 	buf := make([]byte, 1<<20)
 	var lines int64
