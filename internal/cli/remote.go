@@ -14,6 +14,7 @@ type remotePackOptions struct {
 	RunDir      string
 	MaxMB       int
 	IncludeData bool
+	Include     []string
 }
 
 // newCmdRemote groups the commands that run inside a remote sandbox.
@@ -57,6 +58,8 @@ func newCmdRemotePack(f *Factory, runF func(*remotePackOptions) error) *cobra.Co
 		"Leave artifacts larger than this many MB behind")
 	cmd.Flags().BoolVar(&opts.IncludeData, "include-data", false,
 		"Also pack data dumps (parquet, feather, pickle, arrow)")
+	cmd.Flags().StringArrayVar(&opts.Include, "include", nil,
+		"Also pack this run-relative file whatever its size (repeatable)")
 	return cmd
 }
 
@@ -69,7 +72,8 @@ func remotePackRun(f *Factory, opts *remotePackOptions) error {
 		return UsageError("run directory %s does not exist", opts.RunDir)
 	}
 	index, err := remote.Pack(opts.RunDir, remote.PackOptions{
-		MaxBytes: int64(opts.MaxMB) << 20, IncludeData: opts.IncludeData})
+		MaxBytes: int64(opts.MaxMB) << 20, IncludeData: opts.IncludeData,
+		Include: opts.Include})
 	if err != nil {
 		return FailureError("pack_failed", err.Error(), nil)
 	}

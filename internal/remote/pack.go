@@ -42,6 +42,9 @@ type PackOptions struct {
 	MaxBytes int64
 	// IncludeData also takes data dumps (parquet, feather, pickle, arrow).
 	IncludeData bool
+	// Include names run-relative files to take whatever their size: the files the
+	// pipeline's writers produce.
+	Include []string
 }
 
 // IndexEntry is one packed file: run-relative slash path, size and SHA-256.
@@ -149,8 +152,41 @@ func selectFiles(runDir string, opts PackOptions) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list run directory: %w", err)
 	}
+	for _, inc := range opts.Include {
+		if err := addInclude(index, runDir, inc); err != nil {
+			return nil, err
+		}
+	}
 	sort.Slice(index.Files, func(i, j int) bool { return index.Files[i].Path < index.Files[j].Path })
 	return index, nil
+}
+
+// addInclude adds one named output file; a file the run did not write is listed as
+// skipped, so the host can say so.
+func addInclude(index *Index, runDir, inc string) error {
+	rel, err := SafeRelPath(inc)
+	if err != nil {
+		return fmt.Errorf("--include: %w", err)
+	}
+	for _, f := range index.Files {
+		if f.Path == rel {
+			return nil
+		}
+	}
+	p := filepath.Join(runDir, filepath.FromSlash(rel))
+	info, err := os.Lstat(p)
+	if err != nil || !info.Mode().IsRegular() {
+		index.Skipped = append(index.Skipped, SkippedEntry{Path: rel,
+			Reason: "output file not found in the sandbox"})
+		return nil
+	}
+	sum, err := fileSHA256(p)
+	if err != nil {
+		return err
+	}
+	index.Files = append(index.Files, IndexEntry{Path: rel, Size: info.Size(), SHA256: sum})
+	index.TotalBytes += info.Size()
+	return nil
 }
 
 func writeArchive(runDir string, index *Index) (err error) {

@@ -131,15 +131,18 @@ func (a *Adapter) Prepare(_ context.Context, m *manifest.Manifest, rc *remote.Ru
 	a.binary = binary
 
 	manifestDir := filepath.Dir(rc.ManifestPath)
-	connectionsFile := ""
+	connectionsFile, basePath := "", ""
 	if rc.Project != nil {
-		connectionsFile = rc.Project.ConnectionsFile()
+		connectionsFile, basePath = rc.Project.ConnectionsFile(), rc.Project.Base
 	}
-	b, err := buildBundle(m, manifestDir, connectionsFile, rc.Getenv)
+	b, err := buildBundle(m, manifestDir, basePath, connectionsFile, rc.Getenv)
 	if err != nil {
 		return nil, a.prepareFailed(rc, err)
 	}
 	a.bundle = b
+	for _, w := range b.warnings {
+		rc.Logger.Warn(w)
+	}
 	for _, v := range b.env {
 		rc.Redactor.Add(v.Reveal())
 	}
@@ -157,6 +160,7 @@ func (a *Adapter) Prepare(_ context.Context, m *manifest.Manifest, rc *remote.Ru
 	rc.Records.Event("e2b_prepare_complete", map[string]any{
 		"bundle_bytes": len(b.archive), "files": b.files, "connection_refs": b.refs,
 		"required_env": b.requiredEnv, "duration_ms": a.timings["prepare_ms"],
+		"inputs": b.inputs, "outputs": b.outputs,
 	})
 	return &remote.PreparedRun{
 		Manifest: m, ManifestDir: manifestDir, CfgIndex: cfgIndex,

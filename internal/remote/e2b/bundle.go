@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,6 +29,12 @@ type bundle struct {
 	files       []string
 	refs        []string
 	requiredEnv []string
+	// inputs are project files the CSV extractors read, sent along; outputs are the
+	// files the CSV writers write, brought back. Both are base-relative slash paths.
+	inputs  []string
+	outputs []string
+	// warnings are told to the user before the run (paths the sandbox cannot see).
+	warnings []string
 	// env is the secret environment of the run process: name → value.
 	env map[string]secrets.Secret
 }
@@ -35,7 +42,7 @@ type bundle struct {
 // buildBundle reads the compiled manifest and its step configs, checks they hold no
 // secret, and writes the part of the connections file they use with every secret value
 // replaced by a ${VAR} placeholder.
-func buildBundle(m *manifest.Manifest, manifestDir, connectionsFile string,
+func buildBundle(m *manifest.Manifest, manifestDir, basePath, connectionsFile string,
 	getenv func(string) string) (*bundle, error) {
 	b := &bundle{env: map[string]secrets.Secret{}}
 	files := map[string][]byte{}
@@ -71,6 +78,9 @@ func buildBundle(m *manifest.Manifest, manifestDir, connectionsFile string,
 			refs[ref] = true
 		}
 		files[rel] = cfgRaw
+		if err := b.projectFiles(step, cfg, basePath, files); err != nil {
+			return nil, err
+		}
 	}
 	for ref := range refs {
 		b.refs = append(b.refs, ref)
@@ -94,6 +104,52 @@ func buildBundle(m *manifest.Manifest, manifestDir, connectionsFile string,
 // connectionsSubset writes the referenced aliases. Placeholders stay as they are and
 // their variables become required environment; literal secret values are moved into
 // generated variables.
+// maxInputBytes bounds the local input files sent in the bundle, which is held in memory.
+const maxInputBytes = 64 << 20
+
+// projectFiles looks at the file paths of CSV steps. A relative input path is a project
+// file that has to travel with the bundle; a relative output path is a file to bring
+// back. Absolute paths and paths under a base_dir are left to the sandbox, with a warning.
+func (b *bundle) projectFiles(step manifest.Step, cfg map[string]any, basePath string,
+	files map[string][]byte) error {
+	p, _ := cfg["path"].(string)
+	isInput := step.Component == "filesystem.csv_extractor"
+	isOutput := step.Component == "filesystem.csv_writer"
+	if p == "" || (!isInput && !isOutput) {
+		return nil
+	}
+	_, hasBaseDir := cfg["base_dir"]
+	rel, err := remote.SafeRelPath(filepath.ToSlash(filepath.Clean(p)))
+	if err != nil || hasBaseDir || filepath.IsAbs(p) {
+		b.warnings = append(b.warnings, fmt.Sprintf("step %s uses the path %s, which is "+
+			"not inside the project; it must exist in the sandbox", step.ID, p))
+		return nil
+	}
+	if isOutput {
+		b.outputs = append(b.outputs, rel)
+		return nil
+	}
+	raw, err := os.ReadFile(filepath.Join(basePath, filepath.FromSlash(rel)))
+	if err != nil {
+		return &remote.Error{Phase: "prepare", Usage: true, Err: err, Msg: fmt.Sprintf(
+			"step %s reads %s, which cannot be read: %v", step.ID, rel, errors.Unwrap(err))}
+	}
+	total := len(raw)
+	for _, in := range b.inputs {
+		total += len(files[in])
+	}
+	if total > maxInputBytes {
+		return &remote.Error{Phase: "prepare", Usage: true, Msg: fmt.Sprintf(
+			"the input files of this pipeline pass %d MB; remote runs send at most that "+
+				"much (put larger inputs where the sandbox can read them)", maxInputBytes>>20)}
+	}
+	if _, dup := files[rel]; !dup {
+		b.inputs = append(b.inputs, rel)
+	}
+	files[rel] = raw
+	return nil
+}
+
 func connectionsSubset(b *bundle, connectionsFile string, getenv func(string) string) (
 	[]byte, error) {
 	out := map[string]map[string]any{}

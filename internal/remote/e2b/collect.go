@@ -21,7 +21,11 @@ import (
 // localPath says where a run-relative sandbox file lands in the local run directory. The
 // sandbox's own records go under remote/, because the local events, metrics and status
 // files are the ones rebuilt from the stream.
-func localPath(runDir, rel string) string {
+func (c *collector) localPath(rel string) string {
+	if c.outputs[rel] && c.rc.Project != nil {
+		return filepath.Join(c.rc.Project.Base, filepath.FromSlash(rel))
+	}
+	runDir := c.rc.RunDir
 	switch rel {
 	case "status.json":
 		return filepath.Join(runDir, "remote", "sandbox_status.json")
@@ -38,8 +42,10 @@ type collector struct {
 	sb       *Sandbox
 	failures []remote.ArtifactFailure
 	arrived  map[string]bool
-	files    int
-	bytes    int64
+	// outputs are the writers' files, which go to the project, not the run directory.
+	outputs map[string]bool
+	files   int
+	bytes   int64
 }
 
 // Collect packs the run directory in the sandbox, downloads and unpacks it, verifies
@@ -53,7 +59,12 @@ func (a *Adapter) Collect(ctx context.Context, p *remote.PreparedRun, rc *remote
 	a.mu.Lock()
 	sb := a.sandbox
 	a.mu.Unlock()
-	c := &collector{a: a, rc: rc, sb: sb, arrived: map[string]bool{}}
+	c := &collector{a: a, rc: rc, sb: sb, arrived: map[string]bool{}, outputs: map[string]bool{}}
+	if a.bundle != nil {
+		for _, o := range a.bundle.outputs {
+			c.outputs[o] = true
+		}
+	}
 
 	if sb != nil && a.cwd != "" && ctx.Err() == nil {
 		rc.Records.Event("e2b_collect_start", map[string]any{"sandbox_id": sb.ID()})
@@ -96,6 +107,9 @@ func (c *collector) gather(ctx context.Context, p *remote.PreparedRun) error {
 	args := []string{"remote", "pack", "--max-mb", strconv.Itoa(c.a.opts.ArtifactMaxMB)}
 	if c.a.opts.IncludeData {
 		args = append(args, "--include-data")
+	}
+	for _, o := range c.a.bundle.outputs {
+		args = append(args, "--include", o)
 	}
 	var stderr bytes.Buffer
 	status, err := c.sb.Run(ctx, ProcessConfig{Cmd: c.a.cwd + "/osiris", Args: args,
@@ -195,8 +209,9 @@ func (c *collector) fromArchive(ctx context.Context, index *remote.Index) error 
 	}
 
 	index = c.safeIndex(index)
+	c.missingOutputs(index)
 	written, failures, err := remote.ExtractArchive(tmp, index, func(rel string) string {
-		return localPath(c.rc.RunDir, rel)
+		return c.localPath(rel)
 	})
 	for _, f := range written {
 		c.arrivedFile(f.Path, f.Size)
@@ -217,6 +232,19 @@ func (c *collector) fromArchive(ctx context.Context, index *remote.Index) error 
 		c.failed(remote.ArtifactFailure{Path: f.Path, Phase: f.Phase, Error: f.Err.Error()})
 	}
 	return nil
+}
+
+// missingOutputs records writer outputs the packer did not find, when the run itself
+// succeeded: the user expects those files.
+func (c *collector) missingOutputs(index *remote.Index) {
+	if c.a.exec == nil || !c.a.exec.OK {
+		return
+	}
+	for _, s := range index.Skipped {
+		if c.outputs[s.Path] {
+			c.failed(remote.ArtifactFailure{Path: s.Path, Phase: "list", Error: s.Reason})
+		}
+	}
 }
 
 // safeIndex drops index entries whose paths would leave the run directory, recording each.
@@ -258,7 +286,7 @@ func (c *collector) downloadOne(ctx context.Context, f remote.IndexEntry) {
 		_, err := c.sb.Download(dctx, c.a.cwd+"/"+f.Path, pw)
 		pw.CloseWithError(err)
 	}()
-	err := remote.WriteVerified(localPath(c.rc.RunDir, f.Path), pr, f)
+	err := remote.WriteVerified(c.localPath(f.Path), pr, f)
 	_ = pr.CloseWithError(errors.New("done"))
 	switch {
 	case err == nil:
@@ -286,7 +314,7 @@ func (c *collector) fromListing(ctx context.Context) error {
 			continue
 		}
 		rel := strings.TrimPrefix(e.Path, c.a.cwd+"/")
-		if keep, _ := remote.Wanted(rel, e.Size, opts); keep {
+		if keep, _ := remote.Wanted(rel, e.Size, opts); keep || c.outputs[rel] {
 			index.Files = append(index.Files, remote.IndexEntry{Path: path.Clean(rel),
 				Size: e.Size})
 		}
@@ -302,7 +330,7 @@ func (a *Adapter) finalStatus(c *collector, interrupted bool) (map[string]any, b
 	rc := c.rc
 	status := map[string]any{}
 	statusArrived := false
-	if raw, err := os.ReadFile(localPath(rc.RunDir, "status.json")); err == nil &&
+	if raw, err := os.ReadFile(c.localPath("status.json")); err == nil &&
 		c.arrived["status.json"] {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
