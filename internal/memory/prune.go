@@ -75,6 +75,8 @@ func pruneFile(path string, now time.Time, dryRun bool, res *PruneResult) error 
 		return nil
 	}
 
+	// Limitation: the <session>.jsonl.lock file stays; removing it while another process
+	// waits on it would let two writers hold different locks for one file.
 	if len(kept) == 0 {
 		if err := os.Remove(path); err != nil {
 			return err

@@ -50,6 +50,10 @@ func isMemorySecretName(key string) bool {
 	return false
 }
 
+// Limitation: the rules are patterns. Names, street addresses, non-US phone formats, IPv6
+// addresses and passwords written as prose pass through; ten-digit numbers in text (order
+// ids, Unix timestamps) are taken for phone numbers.
+//
 // piiRules hide personal data inside free text, in this order: credentials in database
 // and web URLs first (so the e-mail rule does not eat "user@host"), then e-mail
 // addresses, phone numbers, US social security numbers, card numbers and IPv4 addresses.
