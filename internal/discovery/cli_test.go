@@ -21,6 +21,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 	gomysql "github.com/go-sql-driver/mysql"
+	_ "github.com/lib/pq"
 
 	"github.com/osirisgo/osiris/internal/discovery/keys"
 )
@@ -665,4 +666,75 @@ func TestMySQLSecondProcessIsServedFromDiskWithTheServerUnreachable(t *testing.T
 		t.Fatalf("error names the server: %s", msg)
 	}
 	grepTree(t, p.dir, mysqlPassword, "osiris_connections.yaml")
+}
+
+// pgSchema is this file's own schema in the shared test database.
+const pgSchema = "osiris_g_discovery"
+
+func setUpPostgres(t *testing.T) {
+	t.Helper()
+	db, err := sql.Open("postgres",
+		"host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable connect_timeout=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("PostgreSQL at 127.0.0.1:5432 is required in CI: %v", err)
+		}
+		t.Skipf("PostgreSQL at 127.0.0.1:5432 not reachable: %v", err)
+	}
+	for _, stmt := range []string{
+		"CREATE SCHEMA IF NOT EXISTS " + pgSchema,
+		"DROP TABLE IF EXISTS " + pgSchema + ".invoices",
+		"CREATE TABLE " + pgSchema + ".invoices (id BIGINT PRIMARY KEY, total NUMERIC(10,2))",
+		"INSERT INTO " + pgSchema + ".invoices SELECT g, g * 2.5 FROM generate_series(1, 30) g",
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+}
+
+func TestPostgresSecondProcessIsServedFromDiskWithTheServerUnreachable(t *testing.T) {
+	// The server trusts local connections, so any password works: it is the sentinel.
+	const password = "Pg-Disc@pw/sentinel-g-91"
+	setUpPostgres(t)
+	fwd := newForwarder(t, "127.0.0.1:5432")
+	p := newProject(t, fmt.Sprintf("connections:\n  postgres:\n    dw:\n      host: 127.0.0.1\n"+
+		"      port: %d\n      database: test\n      user: postgres\n"+
+		"      password: ${G_PG_PW}\n      sslmode: disable\n      schema: %s\n",
+		fwd.port(), pgSchema))
+	p.env = []string{"G_PG_PW=" + password}
+
+	first := p.discover(t, "@postgres.dw", "--samples", "4")
+	firstDoc := mustSucceed(t, first)
+	if fwd.accepted.Load() == 0 {
+		t.Fatal("the first discovery did not go through the forwarder")
+	}
+	fwd.Close()
+	before := fwd.accepted.Load()
+
+	second := p.discover(t, "@postgres.dw", "--samples", "4")
+	assertSameEntry(t, firstDoc, mustSucceed(t, second))
+	if fwd.accepted.Load() != before {
+		t.Fatal("the cached discovery reached for the server")
+	}
+	if firstDoc["discovery_id"] != keys.DiscoveryID("@postgres.dw", "postgres.extractor", 4) {
+		t.Fatalf("discovery_id %v", firstDoc["discovery_id"])
+	}
+	table := firstDoc["tables"].([]any)[0].(map[string]any)
+	if table["name"] != "invoices" || table["row_count"] != 30.0 ||
+		len(table["sample_data"].([]any)) != 4 {
+		t.Fatalf("invoices %v", table)
+	}
+	for _, r := range []result{first, second} {
+		if strings.Contains(r.stdout, password) || strings.Contains(r.stderr, password) {
+			t.Fatal("output holds the password")
+		}
+	}
+	grepTree(t, p.dir, password, "osiris_connections.yaml")
 }

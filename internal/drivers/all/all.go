@@ -6,4 +6,5 @@ import (
 	_ "github.com/osirisgo/osiris/internal/drivers/duckdb"     // duckdb.processor
 	_ "github.com/osirisgo/osiris/internal/drivers/filesystem" // filesystem.csv_*
 	_ "github.com/osirisgo/osiris/internal/drivers/mysql"      // mysql.*
+	_ "github.com/osirisgo/osiris/internal/drivers/postgres"   // postgres.*, supabase.*
 )
