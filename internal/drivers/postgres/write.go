@@ -132,14 +132,8 @@ func (w *writeRun) run(ctx context.Context) error {
 	}
 	defer conn.Close()
 
-	proceed, err := w.ensureTable(ctx, conn)
-	if err != nil || !proceed {
-		return err
-	}
-	w.req.Env.Event("write.load_path", map[string]any{"step_id": step, "table": w.wc.table,
-		"path": "copy", "mode": w.wc.mode})
-	log.Info("postgres writer load path", "step_id", step, "path", "copy", "mode", w.wc.mode)
-
+	// The DDL of create_if_missing runs in the load's transaction: a failed load leaves
+	// no empty table behind.
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return w.conn.queryError(step, "transaction", err)
@@ -150,6 +144,13 @@ func (w *writeRun) run(ctx context.Context) error {
 			_ = tx.Rollback()
 		}
 	}()
+	proceed, err := w.ensureTable(ctx, tx)
+	if err != nil || !proceed {
+		return err
+	}
+	w.req.Env.Event("write.load_path", map[string]any{"step_id": step, "table": w.wc.table,
+		"path": "copy", "mode": w.wc.mode})
+	log.Info("postgres writer load path", "step_id", step, "path", "copy", "mode", w.wc.mode)
 
 	target := qualified(w.wc.schema, w.wc.table)
 	staged := w.wc.mode == "upsert" || (w.wc.mode == "replace" && len(w.wc.keys) > 0)
@@ -381,7 +382,7 @@ func (w *writeRun) inputError(err error) error {
 
 // ensureTable checks the target exists, planning and running its DDL when the step
 // allows. It reports false when the step stops after the plan (ddl_plan_only).
-func (w *writeRun) ensureTable(ctx context.Context, conn *sql.Conn) (bool, error) {
+func (w *writeRun) ensureTable(ctx context.Context, conn *sql.Tx) (bool, error) {
 	step := w.req.StepID
 	var exists bool
 	err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
