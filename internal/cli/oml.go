@@ -390,6 +390,10 @@ func mcpOMLValidateRun(f *Factory, opts *MCPOMLValidateOptions) error {
 
 	diagnostics := []diagnostic{}
 	counts := map[string]int{"error": 0, "warning": 0, "info": 0}
+	summary := func() map[string]int {
+		return map[string]int{"errors": counts["error"], "warnings": counts["warning"],
+			"info": counts["info"]}
+	}
 	codes := map[string]string{"error": "OML001", "warning": "OML002", "info": "OML003"}
 	for i, is := range issues {
 		severity := is.Severity
@@ -404,7 +408,7 @@ func mcpOMLValidateRun(f *Factory, opts *MCPOMLValidateOptions) error {
 		})
 	}
 	return f.Success(map[string]any{
-		"valid": counts["error"] == 0, "diagnostics": diagnostics, "summary": counts,
+		"valid": counts["error"] == 0, "diagnostics": diagnostics, "summary": summary(),
 	})
 }
 

@@ -382,8 +382,8 @@ func (v *validator) component(p path, id string, step map[string]any) *registry.
 	spec, known := v.reg.Get(name)
 	if !known {
 		v.warnf("unknown_component", p.key("component"),
-			"step %q uses unknown component %q; known: %s", id, name,
-			strings.Join(v.reg.Names(), ", "))
+			"step %q uses unknown component %q; 'osiris components list' shows the known ones",
+			id, name)
 		return nil
 	}
 	return spec
