@@ -136,7 +136,7 @@ func TestOMLGoldenDocuments(t *testing.T) {
 func TestCompileFailuresGoldenAndWriteNothing(t *testing.T) {
 	cases := []struct {
 		golden, src, errType string
-		args               []string
+		args                 []string
 	}{
 		{"compile_yaml_error.json", "name: a\nsteps: [\n", "validation_error", nil},
 		{"compile_unknown_component.json", strings.Replace(omlCSVPipeline, "duckdb.processor",
