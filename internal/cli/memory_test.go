@@ -86,7 +86,8 @@ func sessionLines(t *testing.T, path string) []map[string]any {
 
 func TestMemoryCaptureGolden(t *testing.T) {
 	dir := t.TempDir()
-	events := `[{"intent":"nightly orders sync","notes":"DSN postgres://etl:S3ntinel-pw@db.example.com/x",` +
+	events := `[{"intent":"nightly orders sync",` +
+		`"notes":"DSN postgres://etl:S3ntinel-pw@db.example.com/x",` +
 		`"decisions":[{"password":"S3ntinel-pw","table_name":"orders"}]}]`
 	r := runCLI(t, dir, events, "mcp", "memory", "capture", "--session-id", "chat-42",
 		"--consent", "--retention-days", "30", "--events", "-", "--json")

@@ -55,7 +55,8 @@ func newCmdUsecasesList(f *Factory, mcp bool) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE:    func(*cobra.Command, []string) error { return usecasesListRun(f, opts) },
 	}
-	cmd.Flags().StringVar(&opts.Category, "category", "", "Only this category (etl, export, quality, sync, transformation)")
+	cmd.Flags().StringVar(&opts.Category, "category", "",
+		"Only this category (etl, export, quality, sync, transformation)")
 	return cmd
 }
 
@@ -311,7 +312,8 @@ func suggestedSteps(ctx usecases.GuideContext) []guideStep {
 		ref = ctx.KnownConnections[0]
 	}
 	return []guideStep{
-		{1, "discover_schema", "Learn the tables and columns of the source", "osiris discovery run " + ref},
+		{1, "discover_schema", "Learn the tables and columns of the source",
+			"osiris discovery run " + ref},
 		{2, "review_components", "See which components can read, transform and write",
 			"osiris components list"},
 		{3, "draft_pipeline", "Start from the closest use case and write pipelines/<name>.yaml",

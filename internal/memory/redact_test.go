@@ -18,7 +18,8 @@ func TestRedactText(t *testing.T) {
 		name, in, want string
 		count          int
 	}{
-		{"dsn userinfo", "use postgres://etl:pw@db.example.com/x", "use postgres://***@db.example.com/x", 1},
+		{"dsn userinfo", "use postgres://etl:pw@db.example.com/x",
+			"use postgres://***@db.example.com/x", 1},
 		{"dsn user only", "MYSQL://root@localhost/db", "MYSQL://***@localhost/db", 1},
 		{"email", "write to a.b+c@mail.example.org now", "write to ***EMAIL*** now", 1},
 		{"email with pipe is not one address", "x|y@z.io", "x|***EMAIL***", 1},
