@@ -329,3 +329,20 @@ func TestMemoryPruneCommand(t *testing.T) {
 		t.Errorf("left %v", entries)
 	}
 }
+
+func TestMemoryCaptureWriteFailureIsExitOne(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "not-a-dir")
+	if err := os.WriteFile(blocker, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OSIRIS_MCP_LOGS_DIR", blocker)
+	r := runCLI(t, dir, "", "mcp", "memory", "capture", "--session-id", "w", "--consent",
+		"--text", "x", "--json")
+	doc := jsonDoc(t, r)
+	msg, _ := doc["message"].(string)
+	if r.Code != ExitFailure || doc["error_type"] != "memory_write_failed" ||
+		!strings.HasPrefix(msg, "Memory capture failed: ") || doc["captured"] != false {
+		t.Errorf("exit %d %v", r.Code, doc)
+	}
+}
