@@ -41,6 +41,7 @@ func build(opts Options, c *compiled) (*Result, error) {
 	fps := m["pipeline"].(map[string]any)["fingerprints"].(map[string]any)
 	fps["manifest_fp"] = manifestFP
 
+	// Limitation: the artifacts section of osiris.yaml is not read; every file is written.
 	files := map[string][]byte{}
 	if files["manifest.yaml"], err = CanonicalYAML(m); err != nil {
 		return nil, fmt.Errorf("encode manifest.yaml: %w", err)
@@ -265,6 +266,10 @@ func ReadPointer(path string) (manifestPath, hash, profile string, err error) {
 
 // lookupCache answers a compile from an earlier build with the same fingerprints, while
 // that build's manifest still exists and still carries the recorded hash.
+//
+// Limitation: the key leaves out osiris.yaml's naming settings, so after changing
+// manifest_dir or manifest_short_len a cached build in the old place is reused until the
+// user compiles with --compile force.
 func lookupCache(p *config.Project, c *compiled) (*Result, bool) {
 	raw, err := os.ReadFile(cacheEntryPath(p, c.cacheKey))
 	if err != nil {
