@@ -3,7 +3,8 @@
 GO      ?= go
 BIN     := bin
 VERSION ?= v0.1.0
-LDFLAGS := -X github.com/osirisgo/osiris/internal/cli.Version=$(VERSION)
+LDFLAGS := -X github.com/osirisgo/osiris/internal/cli.Version=$(VERSION) \
+           -X github.com/osirisgo/osiris/internal/mcpserver.Version=$(VERSION)
 
 .PHONY: test-deps build demo test test-short bench lint fmt clean
 

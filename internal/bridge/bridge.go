@@ -23,6 +23,11 @@ import (
 // DefaultKillGrace is how long a child gets between SIGTERM and SIGKILL.
 const DefaultKillGrace = 2 * time.Second
 
+// pipeDrainDelay is how long Wait keeps reading the child's pipes after it exited. Only
+// a grandchild that inherited them keeps them open that long; a loaded machine may need
+// more than a moment to drain what the child wrote just before exiting.
+const pipeDrainDelay = 5 * time.Second
+
 // stderrTailBytes bounds how much of the child's stderr is kept for error messages.
 const stderrTailBytes = 64 << 10
 
@@ -176,7 +181,7 @@ func (b *Bridge) execute(ctx context.Context, req Request) ([]byte, string, int,
 		grace = DefaultKillGrace
 	}
 	// A grandchild that keeps our pipes open must not hold Wait forever.
-	cmd.WaitDelay = grace
+	cmd.WaitDelay = pipeDrainDelay
 
 	if err := cmd.Start(); err != nil {
 		return nil, "", -1, err

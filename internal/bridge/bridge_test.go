@@ -93,7 +93,7 @@ func newBridge(t *testing.T, mode string, extraEnv ...string) *Bridge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "FAKE_OSIRIS_MODE="+mode)
+	env := append(os.Environ(), "FAKE_OSIRIS_MODE="+mode, "GORACE=atexit_sleep_ms=0")
 	return &Bridge{
 		CLIPath: exe, ProjectDir: t.TempDir(), OutputLimit: 1 << 20,
 		Env: append(env, extraEnv...), KillGrace: 300 * time.Millisecond,
