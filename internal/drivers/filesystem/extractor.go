@@ -43,7 +43,8 @@ type extractorOptions struct {
 	limit          int64 // -1 = no limit
 	columns        []string
 	dtype          map[string]string
-	nulls          map[string]bool
+	nulls          map[string]bool // every null marker: numeric, bool and date columns
+	textNulls      map[string]bool // "" and na_values only: string columns
 	chunkSize      int
 	inferRows      int64
 	skipBlankLines bool
@@ -55,7 +56,8 @@ type extractorOptions struct {
 
 func parseExtractorOptions(req drivers.Request) (*extractorOptions, error) {
 	cfg := req.Config
-	o := &extractorOptions{header: true, limit: -1, nulls: map[string]bool{}}
+	o := &extractorOptions{header: true, limit: -1, nulls: map[string]bool{},
+		textNulls: map[string]bool{"": true}}
 	bad := func(err error) error {
 		return drivers.Errorf(req.StepID, drivers.KindConfig, err, "Step %s: %s", req.StepID, err)
 	}
@@ -131,6 +133,9 @@ func parseExtractorOptions(req drivers.Request) (*extractorOptions, error) {
 	}
 	for _, s := range append(append([]string(nil), defaultNulls...), nas...) {
 		o.nulls[s] = true
+	}
+	for _, s := range nas {
+		o.textNulls[s] = true
 	}
 
 	if err := o.readDtype(cfg); err != nil {
@@ -571,12 +576,17 @@ func (s *csvStream) convertRow(fields []string, line int) ([]any, error) {
 	row := make([]any, len(s.selected))
 	for i, idx := range s.selected {
 		text := fields[idx]
-		if s.opts.nulls[text] {
-			continue
-		}
 		typ := s.cols[i].Type
 		if typ == drivers.TypeString {
-			row[i] = text
+			// A string column keeps "NA", "null", "None" and the like as text: they print
+			// back exactly, and "NA" is also a real code (a state, a country). Only an
+			// empty field and the step's own na_values are missing values here.
+			if !s.opts.textNulls[text] {
+				row[i] = text
+			}
+			continue
+		}
+		if s.opts.nulls[text] {
 			continue
 		}
 		v, err := convert(text, typ, s.strict[i])
