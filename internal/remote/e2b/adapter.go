@@ -216,7 +216,8 @@ func copyManifest(b *bundle, runDir string) error {
 		return err
 	}
 	for name, raw := range files {
-		if name != "manifest.yaml" && !strings.HasPrefix(name, "cfg/") {
+		name, ok := strings.CutPrefix(name, manifestDirInBundle+"/")
+		if !ok {
 			continue
 		}
 		if err := remote.WriteFileAtomic(filepath.Join(runDir, filepath.FromSlash(name)),
@@ -289,13 +290,14 @@ func (a *Adapter) writeReport(sb *Sandbox, killErr error) {
 	}
 }
 
-// secretEnv is the environment of the run process: the connections' variables, the
-// generated secret variables and the non-secret OSIRIS_* settings of the host.
-func (a *Adapter) secretEnv() map[string]secrets.Secret {
+// settingsEnv is the non-secret part of a sandbox process's environment: the host's
+// OSIRIS_* settings (log level, privacy, AIOP options) and the project root.
+func (a *Adapter) settingsEnv() map[string]secrets.Secret {
 	env := map[string]secrets.Secret{}
 	for _, kv := range a.opts.Environ() {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, "OSIRIS_") || secrets.IsSecretKey(name) {
+		if !ok || !strings.HasPrefix(name, "OSIRIS_") || secrets.IsSecretKey(name) ||
+			strings.HasPrefix(name, secretEnvPrefix) {
 			continue
 		}
 		switch name {
@@ -304,9 +306,17 @@ func (a *Adapter) secretEnv() map[string]secrets.Secret {
 		}
 		env[name] = secrets.Secret(value)
 	}
+	// The process starts in the run directory, which holds the bundled osiris.yaml.
+	env["OSIRIS_HOME"] = secrets.Secret(".")
+	return env
+}
+
+// runEnv is the environment of the run process: the settings plus the connections'
+// variables and the generated secret variables. Only this process ever sees them.
+func (a *Adapter) runEnv() map[string]secrets.Secret {
+	env := a.settingsEnv()
 	for k, v := range a.bundle.env {
 		env[k] = v
 	}
-	env["OSIRIS_HOME"] = secrets.Secret(a.cwd)
 	return env
 }

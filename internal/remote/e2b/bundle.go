@@ -19,6 +19,10 @@ import (
 	"github.com/osirisgo/osiris/internal/secrets"
 )
 
+// manifestDirInBundle holds manifest.yaml and cfg/ in the sandbox. It is not the run
+// directory itself, so the run's own copies of them never overwrite their sources.
+const manifestDirInBundle = "bundle"
+
 // secretEnvPrefix names the variables that carry literal secrets of the connections file
 // into the sandbox process, so that the file sent along holds only placeholders.
 const secretEnvPrefix = "OSIRIS_E2B_SECRET_"
@@ -51,7 +55,7 @@ func buildBundle(m *manifest.Manifest, manifestDir, basePath, connectionsFile st
 	if err != nil {
 		return nil, prepareError("read the compiled manifest", err)
 	}
-	files["manifest.yaml"] = raw
+	files[manifestDirInBundle+"/manifest.yaml"] = raw
 
 	refs := map[string]bool{}
 	for _, step := range m.Steps {
@@ -77,7 +81,7 @@ func buildBundle(m *manifest.Manifest, manifestDir, basePath, connectionsFile st
 		if ref, ok := cfg["connection"].(string); ok && ref != "" {
 			refs[ref] = true
 		}
-		files[rel] = cfgRaw
+		files[manifestDirInBundle+"/"+rel] = cfgRaw
 		if err := b.projectFiles(step, cfg, basePath, files); err != nil {
 			return nil, err
 		}

@@ -113,7 +113,7 @@ func (c *collector) gather(ctx context.Context, p *remote.PreparedRun) error {
 	}
 	var stderr bytes.Buffer
 	status, err := c.sb.Run(ctx, ProcessConfig{Cmd: c.a.cwd + "/osiris", Args: args,
-		Cwd: c.a.cwd, Envs: nil}, func(o Output, b []byte) {
+		Cwd: c.a.cwd, Envs: c.a.settingsEnv()}, func(o Output, b []byte) {
 		if o == Stderr && stderr.Len() < 4096 {
 			stderr.Write(b)
 		}

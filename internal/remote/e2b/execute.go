@@ -56,7 +56,8 @@ func (a *Adapter) Execute(ctx context.Context, p *remote.PreparedRun, rc *remote
 	}
 
 	rc.Records.Event("e2b_execute_start", map[string]any{"sandbox_id": sb.ID(),
-		"command": "osiris run --manifest manifest.yaml --run-dir . --events-stdout"})
+		"command": "osiris run --manifest " + manifestDirInBundle + "/manifest.yaml " +
+			"--run-dir . --events-stdout"})
 	result := a.runPipeline(ctx, deadline, sb, rc)
 	a.mu.Lock()
 	a.exec = result
@@ -106,8 +107,8 @@ func (a *Adapter) upload(ctx context.Context, sb *Sandbox, rc *remote.RunContext
 	}
 
 	for _, cmd := range []ProcessConfig{
-		{Cmd: "tar", Args: []string{"-xzf", "bundle.tgz"}, Cwd: a.cwd},
-		{Cmd: "chmod", Args: []string{"0755", "osiris"}, Cwd: a.cwd},
+		{Cmd: "tar", Args: []string{"-xzf", "bundle.tgz"}, Cwd: a.cwd, Envs: a.settingsEnv()},
+		{Cmd: "chmod", Args: []string{"0755", "osiris"}, Cwd: a.cwd, Envs: a.settingsEnv()},
 	} {
 		var stderr bytes.Buffer
 		status, err := sb.Run(ctx, cmd, func(o Output, b []byte) {
@@ -145,9 +146,9 @@ func (a *Adapter) runPipeline(ctx context.Context, deadline time.Time, sb *Sandb
 
 	proc, err := sb.Start(streamCtx, ProcessConfig{
 		Cmd: a.cwd + "/osiris",
-		Args: []string{"run", "--manifest", "manifest.yaml", "--run-dir", ".",
+		Args: []string{"run", "--manifest", manifestDirInBundle + "/manifest.yaml", "--run-dir", ".",
 			"--run-id", rc.RunID, "--events-stdout"},
-		Envs: a.secretEnv(),
+		Envs: a.runEnv(),
 		Cwd:  a.cwd,
 	})
 	if err != nil {
