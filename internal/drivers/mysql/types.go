@@ -30,6 +30,9 @@ type columnPlan struct {
 
 // planColumn picks the stream type of a column from the wire type name and, when the
 // query read a table, the declared type.
+//
+// Limitation: a query extraction has no declared types, so TINYINT(1) arrives as int64
+// and MariaDB's JSON as string.
 func planColumn(name, wireType string, decl *columnDecl) columnPlan {
 	wire := strings.ToUpper(wireType)
 	source := strings.ToLower(wire)
@@ -69,6 +72,8 @@ func planColumn(name, wireType string, decl *columnDecl) columnPlan {
 	case wire == "DATETIME" || wire == "TIMESTAMP":
 		return plan(drivers.TypeTimestamp, toTime)
 	case wire == "TIME":
+		// Limitation: MySQL TIME spans -838:59:59..838:59:59; such text fails a load into
+		// a PostgreSQL TIME column.
 		return plan(drivers.TypeTime, toString)
 	case strings.Contains(wire, "BLOB") || wire == "BINARY" || wire == "VARBINARY" ||
 		wire == "GEOMETRY":
@@ -167,6 +172,9 @@ func bitToInt(v any) (any, bool) {
 }
 
 // toTime keeps times in UTC and turns MySQL's zero date into null.
+//
+// Limitation: only all-zero dates are recognised; a partial zero date such as
+// 2024-00-10 is not turned into null.
 func toTime(v any) (any, bool) {
 	if t, ok := v.(time.Time); ok {
 		if t.IsZero() {

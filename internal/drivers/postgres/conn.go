@@ -79,6 +79,8 @@ func readConn(step, family string, cfg map[string]any) (connConfig, error) {
 		}
 	}
 	if c.dsn == "" && c.host == "" {
+		// Limitation: Supabase's REST channel (PostgREST) is not implemented; a connection
+		// with only url + key is refused here.
 		if family == familySupabase {
 			return c, drivers.Errorf(step, drivers.KindConfig, nil,
 				"Step %s: Supabase needs a database connection: 'dsn' (or pg_dsn) or "+
@@ -137,6 +139,8 @@ func (c connConfig) pqConfig(step string) (pq.Config, error) {
 		return pq.Config{}, drivers.Errorf(step, drivers.KindConfig, nil,
 			"Step %s: the Postgres DSN is not a valid postgres:// URL or key=value string", step)
 	}
+	// Limitation: lib/pq also reads PG* environment variables and ~/.pgpass for fields
+	// the connection leaves empty; it offers no way to turn that off.
 	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
 		return pq.Config{}, drivers.Errorf(step, drivers.KindConfig, nil,
