@@ -2,6 +2,7 @@ package graphql
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"net/url"
 	"sort"
@@ -175,6 +176,20 @@ func (c *config) check() error {
 	}
 	return nil
 }
+
+// Format keeps the credentials out of every fmt verb: fmt cannot reach the Secret
+// methods of unexported fields, so the struct prints a summary instead.
+func (c config) Format(f fmt.State, _ rune) {
+	endpoint := ""
+	if c.endpoint != nil {
+		endpoint = c.maskedEndpoint()
+	}
+	_, _ = fmt.Fprintf(f, "graphql config{step: %s, endpoint: %s, auth_type: %s}",
+		c.stepID, endpoint, c.authType)
+}
+
+// LogValue keeps the credentials out of slog records in the same way.
+func (c config) LogValue() slog.Value { return slog.StringValue(fmt.Sprint(c)) }
 
 // secretValues lists the literal credentials of the step, so that server text echoing one
 // of them can be scrubbed before it reaches an error, an event or a log.
