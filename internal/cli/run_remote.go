@@ -260,9 +260,14 @@ func remoteFailure(f *Factory, s *remoteRunSummary, out *remote.Outcome, runErr 
 			code, errType = ExitInterrupted, "interrupted"
 		}
 	}
-	if out != nil && out.Collected != nil && out.Exec != nil && out.Exec.Error == "" {
+	// The sandbox's status names the failing step; it says more than an exit code.
+	if out != nil && out.Collected != nil && out.Exec != nil && !out.Exec.Interrupted {
 		if reason, ok := out.Collected.Status["reason"].(string); ok && reason != "" {
 			msg = "the remote run failed: " + reason
+			if step := failedStep(out.Collected.Status); step != "" {
+				msg = fmt.Sprintf("step %s failed in the sandbox: %s", step, reason)
+				fields["step_id"] = step
+			}
 		}
 	}
 	msg = redactor.Redact(msg)
@@ -276,6 +281,19 @@ func remoteFailure(f *Factory, s *remoteRunSummary, out *remote.Outcome, runErr 
 		f.Notef("run directory: %s\n", s.runDir)
 	}
 	return &Error{Code: code, Type: errType, Message: msg, Fields: fields, Err: runErr}
+}
+
+// failedStep finds the first failed step in a sandbox status.json.
+func failedStep(status map[string]any) string {
+	steps, _ := status["steps"].([]any)
+	for _, raw := range steps {
+		step, _ := raw.(map[string]any)
+		if step["status"] == "failed" {
+			id, _ := step["step_id"].(string)
+			return id
+		}
+	}
+	return ""
 }
 
 // copyArtifacts copies the run's artifacts/ tree to dir (--out), files through a

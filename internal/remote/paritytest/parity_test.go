@@ -250,3 +250,66 @@ func TestRemoteRunMatchesLocalRun(t *testing.T) {
 		t.Error("the API key is in stderr")
 	}
 }
+
+// A step that fails in the sandbox fails the command with exit 1, the sandbox's last
+// stderr lines and a status that says why; the sandbox is killed.
+func TestRemoteStepFailureIsReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline with DuckDB")
+	}
+	project := newProject(t)
+	pipeline := filepath.Join(project, "pipelines", "airports_per_state.yaml")
+	raw, _ := os.ReadFile(pipeline)
+	broken := strings.Replace(string(raw), "FROM df_read_airports", "FROM no_such_table", 1)
+	if err := os.WriteFile(pipeline, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	fake := e2bfake.New(t)
+	fake.SetHandler(e2bfake.Exec(0))
+	for k, v := range fake.Env() {
+		t.Setenv(k, v)
+	}
+	self, _ := os.Executable()
+	t.Setenv("OSIRIS_E2B_BINARY", self)
+	t.Setenv(childEnv, "1")
+
+	out := osiris(t, "run", pipeline, "--project", project, "--target", "e2b", "--json")
+	if out.code != 1 || out.doc["status"] != "error" {
+		t.Fatalf("exit %d, document %v", out.code, out.doc)
+	}
+	tail, _ := out.doc["last_stderr"].([]any)
+	if len(tail) == 0 {
+		t.Errorf("no last_stderr lines in %v", out.doc)
+	}
+	if msg, _ := out.doc["message"].(string); !strings.Contains(msg, "count-per-state") {
+		t.Errorf("the message does not name the failing step: %q", msg)
+	}
+	runDir, _ := out.doc["session_dir"].(string)
+	raw, err := os.ReadFile(filepath.Join(runDir, "status.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status map[string]any
+	_ = json.Unmarshal(raw, &status)
+	if status["ok"] != false || status["reason"] == "" || status["execution_type"] != "e2b" {
+		t.Errorf("status.json = %s", raw)
+	}
+	if counts := eventCounts(t, runDir); counts["step_failed"]+counts["step_error"] == 0 {
+		t.Errorf("the step failure did not stream back: %v", counts)
+	}
+	if !fake.Sandboxes()[0].Killed() {
+		t.Error("the sandbox was not killed after a failure")
+	}
+}
+
+func TestRemoteRunWithoutAPIKeyIsAUsageError(t *testing.T) {
+	project := newProject(t)
+	t.Setenv("E2B_API_KEY", "")
+	out := osiris(t, "run", filepath.Join(project, "pipelines", "airports_per_state.yaml"),
+		"--project", project, "--target", "e2b", "--json")
+	if out.code != 2 || out.doc["error_type"] != "e2b_config_error" ||
+		!strings.Contains(out.doc["message"].(string), "E2B_API_KEY") {
+		t.Errorf("exit %d, document %v", out.code, out.doc)
+	}
+}
