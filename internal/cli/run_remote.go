@@ -99,6 +99,8 @@ func runRemote(cmd *cobra.Command, f *Factory, opts *RunOptions) error {
 			records.Event("artifacts_copy_error", map[string]any{"error": err.Error()})
 		}
 	}
+	// Limitation: the AIOP summary is built in the sandbox and not brought home, so a
+	// remote run reports an empty aiop_path.
 	summary := remoteSummary(runID, runDir, m, manifestPath, profile, outcome, total)
 	indexRemoteRun(rc, summary, started)
 	// The sandbox's own run_end is in the stream; this one closes the host's part.
@@ -199,6 +201,8 @@ func printRemoteResult(f *Factory, s *remoteRunSummary, compileSecs *float64,
 	if compileSecs != nil {
 		duration["compile"] = *compileSecs
 	}
+	// Limitation: there is no --strict-artifacts yet; incomplete artifacts keep exit 0
+	// and are said in the message, status.json and the events.
 	message := "Pipeline executed successfully (e2b)"
 	if len(s.failures) > 0 {
 		message += fmt.Sprintf("; artifacts incomplete: %d file(s) did not download",

@@ -108,6 +108,9 @@ func buildBundle(m *manifest.Manifest, manifestDir, basePath, connectionsFile st
 // connectionsSubset writes the referenced aliases. Placeholders stay as they are and
 // their variables become required environment; literal secret values are moved into
 // generated variables.
+// Limitation: inputs outside the project (absolute paths, base_dir) are not sent, and
+// the bundle is built in memory, so at most maxInputBytes of inputs travel.
+//
 // maxInputBytes bounds the local input files sent in the bundle, which is held in memory.
 const maxInputBytes = 64 << 20
 

@@ -106,6 +106,7 @@ func (a *Adapter) upload(ctx context.Context, sb *Sandbox, rc *remote.RunContext
 		return a.executeFailed(rc, "upload the bundle", err)
 	}
 
+	// Limitation: the template must provide tar and chmod (E2B's base template does).
 	for _, cmd := range []ProcessConfig{
 		{Cmd: "tar", Args: []string{"-xzf", "bundle.tgz"}, Cwd: a.cwd, Envs: a.settingsEnv()},
 		{Cmd: "chmod", Args: []string{"0755", "osiris"}, Cwd: a.cwd, Envs: a.settingsEnv()},
