@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -311,5 +312,80 @@ func TestRemoteRunWithoutAPIKeyIsAUsageError(t *testing.T) {
 	if out.code != 2 || out.doc["error_type"] != "e2b_config_error" ||
 		!strings.Contains(out.doc["message"].(string), "E2B_API_KEY") {
 		t.Errorf("exit %d, document %v", out.code, out.doc)
+	}
+}
+
+// A connection password reaches the sandbox only as the run process's environment: it is
+// in no file on either side, in no other request, and in nothing osiris prints.
+func TestRemoteRunKeepsConnectionSecretsOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline with DuckDB")
+	}
+	// Built at run time: a literal would be inside the uploaded test binary itself.
+	password := fmt.Sprintf("Sentinel-%d-Pw@/zq", os.Getpid()*7919)
+	project := newProject(t)
+	pipeline := filepath.Join(project, "pipelines", "airports_per_state.yaml")
+	raw, _ := os.ReadFile(pipeline)
+	withConn := strings.Replace(string(raw), "      path: data/airports.csv",
+		"      connection: \"@filesystem.local\"\n      path: data/airports.csv", 1)
+	if err := os.WriteFile(pipeline, []byte(withConn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conns := "connections:\n  filesystem:\n    local:\n      base_dir: .\n" +
+		"      password: ${PARITY_FS_PASSWORD}\n"
+	if err := os.WriteFile(filepath.Join(project, "osiris_connections.yaml"), []byte(conns),
+		0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PARITY_FS_PASSWORD", password)
+
+	fake := e2bfake.New(t)
+	fake.SetHandler(e2bfake.Exec(5))
+	for k, v := range fake.Env() {
+		t.Setenv(k, v)
+	}
+	self, _ := os.Executable()
+	t.Setenv("OSIRIS_E2B_BINARY", self)
+	t.Setenv(childEnv, "1")
+
+	var stdout, stderr bytes.Buffer
+	code := cli.Main([]string{"run", pipeline, "--project", project, "--target", "e2b",
+		"--json", "-v"}, &cli.IO{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr})
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	for name, text := range map[string]string{"stdout": stdout.String(),
+		"stderr": stderr.String()} {
+		if strings.Contains(text, password) || strings.Contains(text, fake.APIKey) {
+			t.Errorf("a secret is in %s", name)
+		}
+	}
+	sb := fake.Sandboxes()[0]
+	for _, root := range []string{project, sb.Root} {
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			raw, _ := os.ReadFile(p)
+			for _, s := range []string{password, fake.APIKey, sb.Token} {
+				if bytes.Contains(raw, []byte(s)) {
+					t.Errorf("a secret is in %s", p)
+				}
+			}
+			return nil
+		})
+	}
+	carriers := 0
+	for _, body := range fake.RequestBodies() {
+		if strings.Contains(body, password) {
+			carriers++
+			if !strings.Contains(body, `"envs"`) || !strings.Contains(body, `"--events-stdout"`) {
+				t.Errorf("the password left in a request other than the run's start: %.120s",
+					body)
+			}
+		}
+	}
+	if carriers != 1 {
+		t.Errorf("the password was sent %d times, want once (the run's environment)", carriers)
 	}
 }
