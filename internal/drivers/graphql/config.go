@@ -1,6 +1,7 @@
 package graphql
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -299,20 +300,39 @@ func (r *reader) number(key string) (float64, bool) {
 	if !ok || v == nil {
 		return 0, false
 	}
-	switch t := v.(type) {
-	case int:
-		return float64(t), true
-	case int64:
-		return float64(t), true
-	case float64:
-		return t, true
-	case string:
+	if f, ok := toFloat(v); ok {
+		return f, true
+	}
+	if t, ok := v.(string); ok {
 		f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
 		if err == nil {
 			return f, true
 		}
 	}
 	r.fail(key, "must be a number")
+	return 0, false
+}
+
+// toFloat reads the number types configs arrive with: JSON numbers (json.Number from the
+// manifest, float64 from plain decoding) and YAML or Go integers.
+func toFloat(v any) (float64, bool) {
+	switch t := v.(type) {
+	case int:
+		return float64(t), true
+	case int32:
+		return float64(t), true
+	case int64:
+		return float64(t), true
+	case uint64:
+		return float64(t), true
+	case float32:
+		return float64(t), true
+	case float64:
+		return t, true
+	case json.Number:
+		f, err := t.Float64()
+		return f, err == nil
+	}
 	return 0, false
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -101,16 +102,13 @@ func newPager(cfg *config, env drivers.StepEnv) *pager {
 	return p
 }
 
+// wholeNumber reads a page size or offset given in variables; 0 when absent or not a number.
 func wholeNumber(v any) int {
-	switch t := v.(type) {
-	case int:
-		return t
-	case int64:
-		return int(t)
-	case float64:
-		return int(t)
+	f, ok := toFloat(v)
+	if !ok || f < 0 || f > math.MaxInt32 {
+		return 0
 	}
-	return 0
+	return int(f)
 }
 
 func (p *pager) columns() []drivers.Column {

@@ -1,137 +1,16 @@
 package graphql
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
-	"fmt"
 	"io"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/osirisgo/osiris/internal/drivers"
+	"github.com/osirisgo/osiris/internal/drivers/graphql/graphqltest"
 )
-
-// serverDir holds the graphql-js test server and its copy of airports.csv.
-var serverDir = filepath.Join("..", "..", "..", "test", "js", "graphql-server")
-
-// needNode skips without node or the installed npm packages, except under CI, where a
-// missing server is a failure.
-func needNode(t *testing.T) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(serverDir, "node_modules", "graphql-http"))
-	}
-	if err != nil {
-		msg := fmt.Sprintf("GraphQL test server unavailable (%v); run scripts/test-deps.sh", err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return node
-}
-
-// startGraphQLServer runs test/js/graphql-server on a free loopback port, waits until it
-// says it is ready, and stops it when the test ends. It returns the endpoint URL.
-func startGraphQLServer(t *testing.T, extraEnv ...string) string {
-	t.Helper()
-	node := needNode(t)
-	var lastErr error
-	for range 3 { // a port picked free can be taken before node binds it
-		url, err := tryStartGraphQLServer(t, node, extraEnv)
-		if err == nil {
-			return url
-		}
-		lastErr = err
-	}
-	t.Fatalf("start GraphQL test server: %v", lastErr)
-	return ""
-}
-
-func tryStartGraphQLServer(t *testing.T, node string, extraEnv []string) (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-
-	cmd := exec.Command(node, "server.js")
-	cmd.Dir = serverDir
-	cmd.Env = append(os.Environ(), append([]string{"PORT=" + strconv.Itoa(port)},
-		extraEnv...)...)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-
-	ready := make(chan string, 1)
-	go func() {
-		scanner := bufio.NewScanner(stdout)
-		for scanner.Scan() {
-			if url, ok := strings.CutPrefix(scanner.Text(), "ready "); ok {
-				ready <- url
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case url := <-ready:
-		t.Cleanup(stop)
-		return url, nil
-	case <-exited:
-		return "", fmt.Errorf("node exited before it was ready (port %d)", port)
-	case <-time.After(30 * time.Second):
-		stop()
-		return "", fmt.Errorf("node not ready after 30 s")
-	}
-}
-
-// airportsCSV reads the rows the server serves, keyed by IATA code.
-func airportsCSV(t *testing.T) ([]string, map[string][]string) {
-	t.Helper()
-	f, err := os.Open(filepath.Join(serverDir, "airports.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	records, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	byIATA := map[string][]string{}
-	for _, rec := range records[1:] {
-		byIATA[rec[0]] = rec
-	}
-	return records[0], byIATA
-}
 
 const airportFields = "iata name city state country latitude longitude " +
 	"location { latitude longitude }"
@@ -139,7 +18,7 @@ const airportFields = "iata name city state country latitude longitude " +
 // checkAirports compares extracted rows (columns iata..longitude, location.*) with the CSV.
 func checkAirports(t *testing.T, cols []drivers.Column, rows [][]any) {
 	t.Helper()
-	header, want := airportsCSV(t)
+	header, want := graphqltest.Airports(t)
 	wantCols := "iata:string,name:string,city:string,state:string,country:string," +
 		"latitude:float64,longitude:float64,location.latitude:float64,location.longitude:float64"
 	if got := columnNames(cols); got != wantCols {
@@ -172,7 +51,7 @@ func checkAirports(t *testing.T, cols []drivers.Column, rows [][]any) {
 
 func TestGraphQLJSServerRelayPagination(t *testing.T) {
 	const token = "SENTINEL-node-token-8c1d2e"
-	endpoint := startGraphQLServer(t, "REQUIRE_TOKEN="+token)
+	endpoint := graphqltest.Start(t, "REQUIRE_TOKEN="+token)
 	env := newRecordingEnv(t)
 	cfg := map[string]any{
 		"endpoint": endpoint,
@@ -216,7 +95,7 @@ func TestGraphQLJSServerRelayPagination(t *testing.T) {
 }
 
 func TestGraphQLJSServerOffsetPagination(t *testing.T) {
-	endpoint := startGraphQLServer(t)
+	endpoint := graphqltest.Start(t)
 	cfg := map[string]any{
 		"endpoint": endpoint,
 		"query": "query($offset: Int, $limit: Int) { airportList(offset: $offset, " +
@@ -243,7 +122,7 @@ func TestGraphQLJSServerOffsetPagination(t *testing.T) {
 }
 
 func TestGraphQLJSServerErrorsAndDiscovery(t *testing.T) {
-	endpoint := startGraphQLServer(t)
+	endpoint := graphqltest.Start(t)
 
 	_, err := run(t, context.Background(), newRecordingEnv(t), map[string]any{
 		"endpoint": endpoint, "query": "{ nope }", "max_retries": 3,
