@@ -71,6 +71,11 @@ func remotePackRun(f *Factory, opts *remotePackOptions) error {
 	if err != nil || !info.IsDir() {
 		return UsageError("run directory %s does not exist", opts.RunDir)
 	}
+	for _, inc := range opts.Include {
+		if _, err := remote.SafeRelPath(inc); err != nil {
+			return UsageError("--include %s: %v", inc, err)
+		}
+	}
 	index, err := remote.Pack(opts.RunDir, remote.PackOptions{
 		MaxBytes: int64(opts.MaxMB) << 20, IncludeData: opts.IncludeData,
 		Include: opts.Include})
