@@ -261,3 +261,75 @@ func requireNoToken(t *testing.T, dir, printed string) {
 			"than expected", files, mentions)
 	}
 }
+
+// TestStepEndpointOverridesTheDefaultConnection runs a step that names no connection, so
+// the family's default connection applies (a step without one needs it), and writes its
+// own endpoint, which wins over the default's dead one.
+func TestStepEndpointOverridesTheDefaultConnection(t *testing.T) {
+	pg := openPostgres(t)
+	endpoint := graphqltest.Start(t)
+	if _, err := pg.Exec("CREATE SCHEMA IF NOT EXISTS osiris_f"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pg.Exec("DROP TABLE IF EXISTS osiris_f.airports_inline_f"); err != nil {
+		t.Fatal(err)
+	}
+	oml := `oml_version: "0.1.0"
+name: airports-inline
+steps:
+  - id: extract-airports
+    component: graphql.extractor
+    mode: read
+    config:
+      endpoint: ` + endpoint + `
+      query: "query($offset: Int, $limit: Int) { airportList(offset: $offset, limit: $limit) { iata name } }"
+      pagination_enabled: true
+      pagination_mode: offset
+      page_size: 1000
+      page_size_variable_name: limit
+      data_path: data.airportList
+  - id: load-airports
+    component: postgres.writer
+    mode: write
+    needs: [extract-airports]
+    config:
+      connection: "@postgres.local"
+      schema: osiris_f
+      table: airports_inline_f
+      write_mode: replace
+      create_if_missing: true
+`
+	full := connectionsYAML(endpoint)
+	conns := "connections:\n  graphql:\n    default:\n      endpoint: http://127.0.0.1:9/dead\n" +
+		full[strings.Index(full, "  postgres:"):]
+	dir := writeProject(t, map[string]string{
+		"osiris.yaml":              "version: '2.0'\n",
+		config.ConnectionsFileName: conns,
+		"pipelines/inline.yaml":    oml,
+	})
+	project, err := config.Resolve(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := compile.Compile(context.Background(), compile.Options{Project: project,
+		Registry: reg, File: filepath.Join(dir, "pipelines/inline.yaml")})
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	res, err := runner.Run(context.Background(), runner.Options{Project: project,
+		ManifestPath: built.ManifestPath, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	var n int
+	if err := pg.QueryRow("SELECT COUNT(*) FROM osiris_f.airports_inline_f").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != "success" || n != 3376 {
+		t.Fatalf("status %s, rows %d; want success and 3376", res.Status, n)
+	}
+}
