@@ -32,7 +32,7 @@ const ProcessorComponent = "duckdb.processor"
 // Defaults that keep a transform's memory bounded; DuckDB spills to its temp directory
 // beyond the limit. A step may raise them with memory_limit and threads.
 const (
-	defaultMemoryLimit = "128MB"
+	defaultMemoryLimit = "64MB"
 	defaultThreads     = 2
 )
 
