@@ -115,6 +115,7 @@ type Error struct {
 	Err   error
 }
 
+// Error returns the print-safe message.
 func (e *Error) Error() string { return e.Msg }
 
 // Unwrap exposes the cause for errors.Is; it is never printed.

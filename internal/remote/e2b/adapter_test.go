@@ -382,8 +382,18 @@ func TestRemoteRunSucceeds(t *testing.T) {
 		strings.Contains(string(conns), "unused") {
 		t.Errorf("connections file in the sandbox:\n%s", conns)
 	}
-	if h.fake.ActiveConnections() != 0 {
-		t.Errorf("%d connections left open", h.fake.ActiveConnections())
+	waitNoConnections(t, h.fake)
+}
+
+// waitNoConnections waits (bounded) until the fake sees no open, busy connection: the
+// server notices a closed connection shortly after the client closes it.
+func waitNoConnections(t *testing.T, fake *e2bfake.Server) {
+	t.Helper()
+	for i := 0; i < 500 && fake.ActiveConnections() > 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := fake.ActiveConnections(); n != 0 {
+		t.Errorf("%d connections still open", n)
 	}
 }
 
@@ -453,6 +463,7 @@ func TestArtifactDownloadFailureIsRecorded(t *testing.T) {
 			if !h.fake.Sandboxes()[0].Killed() {
 				t.Error("sandbox not killed")
 			}
+			waitNoConnections(t, h.fake)
 		})
 	}
 }
@@ -510,6 +521,7 @@ func TestFailedRunKillsSandboxAndShowsRedactedStderr(t *testing.T) {
 		t.Error("the sandbox was not killed after a failure")
 	}
 	assertNoSecrets(t, h)
+	waitNoConnections(t, h.fake)
 }
 
 func TestInterruptStopsProcessAndKillsSandbox(t *testing.T) {
@@ -539,6 +551,7 @@ func TestInterruptStopsProcessAndKillsSandbox(t *testing.T) {
 	if st := readStatus(t, h.rc.RunDir); st["reason"] != "interrupted" || st["ok"] != false {
 		t.Errorf("status.json = %v", st)
 	}
+	waitNoConnections(t, h.fake)
 }
 
 func TestTimeoutStopsProcess(t *testing.T) {

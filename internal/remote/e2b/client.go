@@ -99,6 +99,7 @@ type APIError struct {
 	Message    string `json:"message"`
 }
 
+// Error says the status and E2B's message, redacted.
 func (e *APIError) Error() string {
 	msg := e.Message
 	if msg == "" {

@@ -71,6 +71,7 @@ type RPCError struct {
 	Message    string `json:"message"`
 }
 
+// Error says the Connect code and envd's message.
 func (e *RPCError) Error() string {
 	if e.Message == "" {
 		return "envd error: " + e.Code

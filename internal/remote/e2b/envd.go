@@ -141,10 +141,12 @@ type DownloadError struct {
 	Err        error
 }
 
+// Error names the file and the cause.
 func (e *DownloadError) Error() string {
 	return fmt.Sprintf("download %s: %v", e.Path, e.Err)
 }
 
+// Unwrap exposes the cause for errors.Is (timeouts, cut bodies).
 func (e *DownloadError) Unwrap() error { return e.Err }
 
 // Download copies the sandbox file at path into w and returns the bytes written. A body
