@@ -24,6 +24,7 @@ import (
 
 const (
 	// maxResponseBytes bounds one page in memory; a larger page is an error, not an OOM.
+	// Limitation: a page is read whole before its rows are handed on.
 	maxResponseBytes = 256 << 20
 	// maxErrorBodyBytes is how much of a failed response is read to find GraphQL errors.
 	maxErrorBodyBytes = 1 << 20
@@ -234,9 +235,15 @@ func (c *client) judge(resp *http.Response, body []byte, limit int64) ([]byte, *
 			"GraphQL response larger than %d MiB; use pagination with a smaller page size",
 			maxResponseBytes>>20)
 	}
+	// Limitation: a response with both data and errors fails the step; partial data is
+	// not kept.
 	if msg, ok := graphQLErrors(body); ok {
-		return nil, c.fatal(drivers.KindQuery, categoryOf(status), nil,
-			"GraphQL errors: %s", c.scrub(msg))
+		msg = c.scrub(msg)
+		if status < 200 || status > 299 {
+			msg += fmt.Sprintf(" (HTTP %d)", status)
+		}
+		return nil, c.fatal(drivers.KindQuery, categoryOf(status), nil, "GraphQL errors: %s",
+			msg)
 	}
 	if status < 200 || status > 299 {
 		return nil, c.fatal(drivers.KindRemote, categoryOf(status), nil,

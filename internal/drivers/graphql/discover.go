@@ -74,6 +74,7 @@ func (e *Extractor) Discover(ctx context.Context, cfg map[string]any,
 		}
 		return a < b
 	})
+	// Limitation: discovery reports no row counts and no sample rows for GraphQL types.
 	if opts.Samples > 0 {
 		found.Warnings = append(found.Warnings,
 			"GraphQL discovery lists types and fields only; it takes no sample rows")

@@ -229,7 +229,7 @@ func TestHTTP400WithGraphQLErrorsIsAQueryError(t *testing.T) {
 	cfg := relayConfig(srv.URL)
 	cfg["max_retries"] = 3
 	_, err := run(t, context.Background(), newRecordingEnv(t), cfg)
-	if err == nil || err.Error() != "GraphQL errors: Syntax Error: Unexpected Name" {
+	if err == nil || err.Error() != "GraphQL errors: Syntax Error: Unexpected Name (HTTP 400)" {
 		t.Fatalf("err = %v", err)
 	}
 	if srv.requests.Load() != 1 {
