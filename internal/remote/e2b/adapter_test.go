@@ -360,7 +360,8 @@ func TestRemoteRunSucceeds(t *testing.T) {
 		t.Fatalf("the sandbox was not killed after success")
 	}
 	sb := sandboxes[0]
-	if sb.Create["templateID"] != "base" || sb.Create["timeout"] != float64(960) {
+	if sb.Create["templateID"] != "base" || sb.Create["timeout"] != float64(960) ||
+		sb.Create["secure"] != true {
 		t.Errorf("create request = %v", sb.Create)
 	}
 	meta, _ := sb.Create["metadata"].(map[string]any)

@@ -38,6 +38,8 @@ func (a *Adapter) Execute(ctx context.Context, p *remote.PreparedRun, rc *remote
 		TemplateID: a.opts.Template,
 		Timeout:    int((a.opts.Timeout + sandboxGrace).Seconds()),
 		Metadata:   map[string]string{"osiris_run_id": rc.RunID, "osiris_version": a.opts.Version},
+		// A secure sandbox's envd answers only requests carrying its access token.
+		Secure: true,
 	})
 	if err != nil {
 		return nil, a.executeFailed(rc, "create the E2B sandbox", err)
