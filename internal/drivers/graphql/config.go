@@ -77,9 +77,10 @@ type config struct {
 	flattenResult bool
 }
 
-// parseConfig reads a step's config (the query is optional for discovery and doctor). Connection fields (endpoint, auth_*, headers) come
-// from resolved_connection first; keys written on the step win over them, except headers,
-// which are merged with the step's own taking precedence per name.
+// parseConfig reads a step's config; the query is optional for discovery and doctor.
+// Connection fields (endpoint, auth_*, headers) come from resolved_connection first; keys
+// written on the step win over them, except headers, which are merged with the step's
+// own taking precedence per name.
 func parseConfig(stepID string, raw map[string]any, needQuery bool) (*config, error) {
 	merged := mergeConnection(raw)
 	r := reader{step: stepID, cfg: merged}

@@ -42,6 +42,10 @@ func TestRelayPaginationOneRequestPerPageOneBatchPerPage(t *testing.T) {
 			t.Fatal(err)
 		}
 		sizes = append(sizes, len(batch))
+		if got := srv.requests.Load(); got != int64(len(sizes)) {
+			t.Errorf("after batch %d the server saw %d requests: pages must be fetched "+
+				"one per Next", len(sizes), got)
+		}
 		for _, row := range batch {
 			ids = append(ids, row[0].(int64))
 		}
@@ -317,8 +321,9 @@ func TestOffsetPaginationStopsOnShortPage(t *testing.T) {
 		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"list": items}})
 	})
 	cfg := map[string]any{
-		"endpoint":                srv.URL,
-		"query":                   "query($offset: Int, $limit: Int) { list(offset: $offset, limit: $limit) { n } }",
+		"endpoint": srv.URL,
+		"query": "query($offset: Int, $limit: Int) " +
+			"{ list(offset: $offset, limit: $limit) { n } }",
 		"pagination_enabled":      true,
 		"pagination_mode":         "offset",
 		"page_size":               3,

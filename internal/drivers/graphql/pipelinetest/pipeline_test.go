@@ -282,7 +282,9 @@ steps:
     mode: read
     config:
       endpoint: ` + endpoint + `
-      query: "query($offset: Int, $limit: Int) { airportList(offset: $offset, limit: $limit) { iata name } }"
+      query: >-
+        query($offset: Int, $limit: Int)
+        { airportList(offset: $offset, limit: $limit) { iata name } }
       pagination_enabled: true
       pagination_mode: offset
       page_size: 1000
