@@ -53,6 +53,10 @@ func writeJSONFile(path string, v any) error {
 }
 
 func copyFile(src, dst string) error {
+	if same, err := sameFile(src, dst); err != nil || same {
+		// Copying a file onto itself would truncate it first.
+		return err
+	}
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -91,4 +95,17 @@ func copyTree(src, dst string) error {
 		}
 		return copyFile(path, target)
 	})
+}
+
+// sameFile reports whether dst already is src (the run dir is the manifest dir).
+func sameFile(src, dst string) (bool, error) {
+	srcInfo, err := os.Stat(src)
+	if err != nil {
+		return false, err
+	}
+	dstInfo, err := os.Stat(dst)
+	if err != nil {
+		return false, nil
+	}
+	return os.SameFile(srcInfo, dstInfo), nil
 }

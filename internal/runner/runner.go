@@ -501,15 +501,23 @@ func (r *run) resolveConnection(st *stepState, cfg map[string]any, ref string) e
 		return nil
 	}
 
+	r.connsOnce.Do(func() {
+		r.conns, r.connsErr = connections.Load(r.opts.Project.ConnectionsFile())
+	})
+	if ref == "" && r.connsErr == nil && len(r.conns.Aliases[family]) == 0 {
+		// A step that names no connection, of a family with none configured, runs on
+		// its own config (an inline GraphQL endpoint, say).
+		r.event("connection_resolve_skipped", map[string]any{"step_id": id, "family": family,
+			"reason": "no connection configured for the family"})
+		return nil
+	}
+
 	shown := alias
 	if shown == "" {
 		shown = "(default)"
 	}
 	r.event("connection_resolve_start", map[string]any{"step_id": id, "family": family,
 		"alias": shown})
-	r.connsOnce.Do(func() {
-		r.conns, r.connsErr = connections.Load(r.opts.Project.ConnectionsFile())
-	})
 	var resolved map[string]any
 	err := r.connsErr
 	if err == nil {

@@ -1,0 +1,56 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/osirisgo/osiris/internal/drivers"
+)
+
+func init() {
+	drivers.Register("inline.extractor", func() drivers.Driver { return &inlineDriver{} })
+}
+
+// inlineDriver succeeds and reports whether it was handed a connection.
+type inlineDriver struct{}
+
+func (d *inlineDriver) Run(_ context.Context, req drivers.Request) (drivers.Result, error) {
+	_, has := req.Config["resolved_connection"]
+	cols := []drivers.Column{{Name: "had_connection", Type: drivers.TypeBool}}
+	return drivers.Result{Rows: drivers.NewSliceStream(cols, [][]any{{has}}, 0)}, nil
+}
+
+func TestStepWithoutConnectionRunsWhenTheFamilyHasNone(t *testing.T) {
+	p := newProject(t)
+	mpath := p.manifest("inline",
+		testStep{id: "src", component: "inline.extractor", cfg: map[string]any{"x": 1}},
+		testStep{id: "out", component: "filesystem.csv_writer", needs: []string{"src"},
+			cfg: map[string]any{"path": "out.csv"}})
+	if _, err := Run(context.Background(), Options{Project: p.proj, ManifestPath: mpath}); err != nil {
+		t.Fatalf("a family with no connection configured must run on inline config: %v", err)
+	}
+	if out, _ := os.ReadFile(filepath.Join(p.dir, "out.csv")); string(out) != "had_connection\nfalse\n" {
+		t.Fatalf("output %q", out)
+	}
+
+	p.write("osiris_connections.yaml", "connections:\n  inline:\n    default:\n      host: h\n")
+	if _, err := Run(context.Background(), Options{Project: p.proj, ManifestPath: mpath}); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := os.ReadFile(filepath.Join(p.dir, "out.csv")); string(out) != "had_connection\ntrue\n" {
+		t.Fatalf("a configured family default must still be used: %q", out)
+	}
+}
+
+func TestCopyFileOntoItselfKeepsTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "manifest.yaml")
+	os.WriteFile(path, []byte("steps: []\n"), 0o644)
+	if err := copyFile(path, path); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := os.ReadFile(path); string(raw) != "steps: []\n" {
+		t.Fatalf("file truncated: %q", raw)
+	}
+}
