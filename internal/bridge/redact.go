@@ -17,10 +17,18 @@ var (
 	whitespaceRun   = regexp.MustCompile(`\s+`)
 )
 
+// MaxMessageBytes bounds what RedactMessage returns. Messages are for people; a longer
+// text is cut first, which also keeps the pattern scan cheap on huge inputs.
+const MaxMessageBytes = 4096
+
 // RedactMessage hides credentials in a message that leaves the shim (an error envelope,
 // an audit or telemetry string): URL user info, key=value secrets, and everything the
-// shared secrets rules know.
+// shared secrets rules know. A text over MaxMessageBytes is cut, at a space when one is
+// near, and the unfinished last word is dropped so a half secret is never shown.
 func RedactMessage(s string) string {
+	if len(s) > MaxMessageBytes {
+		s = cutAtWord(s, MaxMessageBytes) + " … [cut]"
+	}
 	s = userinfoPattern.ReplaceAllString(s, "${1}***@")
 	s = keyValuePattern.ReplaceAllString(s, "${1}=***")
 	return secrets.RedactText(s)
@@ -29,4 +37,13 @@ func RedactMessage(s string) string {
 // collapseSpace turns every run of whitespace into one space and trims the ends.
 func collapseSpace(s string) string {
 	return strings.TrimSpace(whitespaceRun.ReplaceAllString(s, " "))
+}
+
+// cutAtWord returns s cut to at most n bytes, without its last, possibly partial, word.
+func cutAtWord(s string, n int) string {
+	cut := s[:n]
+	if i := strings.LastIndexAny(cut, " \t\n"); i >= 0 {
+		return cut[:i]
+	}
+	return ""
 }

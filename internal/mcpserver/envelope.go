@@ -78,10 +78,14 @@ func stripMeta(object json.RawMessage) json.RawMessage {
 }
 
 // wireSize is the number of bytes text takes inside a JSON-RPC line, escapes included.
+// It counts each escaped byte value with bytes.Count, which is much faster on large
+// results than a loop over the bytes.
 func wireSize(text []byte) int {
-	size := 2
-	for _, c := range text {
-		size += escapedCost(c)
+	size := 2 + len(text)
+	for c := 0; c < 0x80; c++ {
+		if extra := escapedCost(byte(c)) - 1; extra > 0 {
+			size += extra * bytes.Count(text, []byte{byte(c)})
+		}
 	}
 	return size
 }

@@ -80,8 +80,8 @@ func redactPersonalData(s string) string {
 // large to parse, or not JSON); it is then previewed as redacted text.
 func auditArguments(decoded map[string]any, raw []byte, memory bool) any {
 	if decoded == nil {
-		text := bridge.RedactMessage(string(raw))
-		if len(text) > previewLimit {
+		text := bridge.RedactMessage(string(raw[:min(len(raw), 2*bridge.MaxMessageBytes)]))
+		if len(raw) > previewLimit {
 			return truncatedPreview(text, len(raw))
 		}
 		return text
@@ -91,8 +91,9 @@ func auditArguments(decoded map[string]any, raw []byte, memory bool) any {
 	if err != nil {
 		return map[string]any{}
 	}
-	if len(compact) > previewLimit {
-		return truncatedPreview(string(compact), len(compact))
+	// Long strings were already cut by the redaction; the total is the real size.
+	if len(compact) > previewLimit || len(raw) > previewLimit {
+		return truncatedPreview(string(compact), max(len(raw), len(compact)))
 	}
 	return masked
 }

@@ -94,6 +94,16 @@ func New(opts Options) *Server {
 		}
 		s.opts.Telemetry.Handshake(time.Since(s.started), true, info)
 	})
+	hooks.AddAfterDiscover(func(_ context.Context, _ any, req *mcp.DiscoverRequest,
+		_ *mcp.DiscoverResult) {
+		info := map[string]any{}
+		if req.Params.Meta != nil {
+			if client, ok := req.Params.Meta.AdditionalFields[mcp.MetaKeyClientInfo].(map[string]any); ok {
+				info = client
+			}
+		}
+		s.opts.Telemetry.Handshake(time.Since(s.started), true, info)
+	})
 	hooks.AddAfterListResources(s.listResources)
 	hooks.AddAfterListResourceTemplates(s.listResourceTemplates)
 
