@@ -161,6 +161,7 @@ type run struct {
 	conns                        *connections.File
 	connsErr                     error
 	connsOnce                    sync.Once
+	progressMu                   sync.Mutex // steps finish concurrently; lines stay whole
 	keys                         map[string]string
 	consumersOf                  map[string][]string // step -> downstream steps, in order
 
@@ -674,6 +675,8 @@ func (r *run) progress(step, status string, rows int64, d time.Duration, msg str
 	if msg != "" {
 		line += "  " + msg
 	}
+	r.progressMu.Lock()
+	defer r.progressMu.Unlock()
 	fmt.Fprintln(r.opts.Progress, line)
 }
 

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -280,13 +281,18 @@ func TestFanOutAndDiamond(t *testing.T) {
 	)
 	tmp := t.TempDir()
 	before := runtime.NumGoroutine()
+	// Progress is a plain buffer: steps that finish together must not write it at once.
+	var progress bytes.Buffer
 	res, err := Run(context.Background(), Options{Project: p.proj, ManifestPath: mpath,
-		TempDir: tmp})
+		TempDir: tmp, Progress: &progress})
 	if err != nil {
 		t.Fatal(err)
 	}
 	settle(t, before)
 	assertEmptyDir(t, tmp)
+	if lines := strings.Count(progress.String(), "\n"); lines < 6 {
+		t.Fatalf("want a progress line per step, got:\n%s", progress.String())
+	}
 	got, _ := os.ReadFile(filepath.Join(p.dir, "out", "both.csv"))
 	if string(got) != "evens,odds\n15000,15000\n" {
 		t.Fatalf("both.csv = %q", got)
