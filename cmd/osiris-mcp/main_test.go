@@ -386,3 +386,23 @@ func TestAgainstTheRealCLI(t *testing.T) {
 		t.Skip("neither oml schema nor connections list is built in the CLI yet")
 	}
 }
+
+// TestOsirisMCPRunSelftest goes through `osiris mcp run --selftest`, which execs the
+// osiris-mcp built next to it with the same flags.
+func TestOsirisMCPRunSelftest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds both binaries")
+	}
+	builtBinary(t, "./cmd/osiris-mcp", "osiris-mcp")
+	cli := builtBinary(t, "./cmd/osiris", "osiris")
+	cmd := exec.Command(cli, "mcp", "run", "--selftest", "--json", "--base-path", t.TempDir())
+	cmd.Env = fakeEnv(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("osiris mcp run --selftest: %v\n%s", err, out)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(out, &doc); err != nil || doc["status"] != "success" {
+		t.Fatalf("%s (%v)", out, err)
+	}
+}

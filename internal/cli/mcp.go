@@ -287,4 +287,3 @@ func printConfigHuman(f *Factory, doc map[string]any) {
 		}
 	}
 }
-
