@@ -167,6 +167,7 @@ func (b *Bridge) execute(ctx context.Context, req Request) ([]byte, string, int,
 	cmd := exec.Command(b.CLIPath, args...)
 	cmd.Dir = b.ProjectDir
 	cmd.Env = b.childEnv(req.CorrelationID)
+	// Limitation: process groups are POSIX; the bridge does not build for Windows yet.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if req.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(req.Stdin)

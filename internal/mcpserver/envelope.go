@@ -113,6 +113,7 @@ const (
 
 // resultStore holds the parts of results too large for one tool reply, so a client can
 // read them as resources.
+// Limitation: only the last few cut results are kept, in memory; a restart loses them.
 type resultStore struct {
 	mu    sync.Mutex
 	parts map[string][]string

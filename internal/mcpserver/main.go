@@ -93,6 +93,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, version stri
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Limitation: when the client closes stdin with calls still running, mcp-go cancels
+	// them; their children are stopped and their replies are not sent.
 	stdio := server.NewStdioServer(srv.MCP())
 	stdio.SetErrorLogger(log.New(stderr, "osiris-mcp: ", log.LstdFlags))
 	err = stdio.Listen(ctx, stdin, stdout)
