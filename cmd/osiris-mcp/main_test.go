@@ -382,8 +382,32 @@ func TestAgainstTheRealCLI(t *testing.T) {
 			t.Errorf("connections_list in an empty project: %v", env)
 		}
 	}
+	list, err := c.ListResources(ctx, mcp.ListResourcesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Resources) == 0 {
+		t.Log("osiris mcp resources list is not built yet (empty list)")
+	} else {
+		checked++
+		rr := mcp.ReadResourceRequest{}
+		rr.Params.URI = "osiris://mcp/schemas/oml/v0.1.0.json"
+		read, err := c.ReadResource(ctx, rr)
+		if err != nil {
+			t.Fatalf("read schema: %v", err)
+		}
+		tc, _ := read.Contents[0].(mcp.TextResourceContents)
+		if tc.MIMEType != "application/json" || !strings.Contains(tc.Text, "draft-07") {
+			t.Errorf("schema resource %+v", tc)
+		}
+		rr.Params.URI = "file:///etc/passwd"
+		if _, err := c.ReadResource(ctx, rr); err == nil ||
+			!strings.Contains(err.Error(), "Invalid URI scheme") {
+			t.Errorf("file URI: %v", err)
+		}
+	}
 	if checked == 0 {
-		t.Skip("neither oml schema nor connections list is built in the CLI yet")
+		t.Skip("neither oml schema, connections list nor resources are built in the CLI yet")
 	}
 }
 
