@@ -2,9 +2,12 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/osirisgo/osiris/internal/drivers"
 )
@@ -52,5 +55,37 @@ func TestCopyFileOntoItselfKeepsTheFile(t *testing.T) {
 	}
 	if raw, _ := os.ReadFile(path); string(raw) != "steps: []\n" {
 		t.Fatalf("file truncated: %q", raw)
+	}
+}
+
+func init() {
+	drivers.Register("interruptible.extractor", func() drivers.Driver { return &stubbornDriver{} })
+}
+
+// stubbornDriver waits for cancellation and then fails with its own words, as DuckDB does
+// ("INTERRUPT Error: Interrupted!"), without wrapping context.Canceled.
+type stubbornDriver struct{}
+
+func (d *stubbornDriver) Run(ctx context.Context, _ drivers.Request) (drivers.Result, error) {
+	<-ctx.Done()
+	return drivers.Result{}, errors.New("INTERRUPT Error: Interrupted!")
+}
+
+func TestInterruptIsNotAStepFailure(t *testing.T) {
+	p := newProject(t)
+	mpath := p.manifest("interrupt",
+		testStep{id: "slow", component: "interruptible.extractor", cfg: map[string]any{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+
+	res, err := Run(ctx, Options{Project: p.proj, ManifestPath: mpath})
+	var re *Error
+	if !errors.As(err, &re) || re.Code != "runtime.interrupted" {
+		t.Fatalf("want the run reported as interrupted, got %v", err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(res.RunDir, "status.json"))
+	var status Status
+	if json.Unmarshal(raw, &status) != nil || status.ExitCode != 130 || status.OK {
+		t.Fatalf("status.json: %s", raw)
 	}
 }

@@ -161,7 +161,8 @@ type run struct {
 	conns                        *connections.File
 	connsErr                     error
 	connsOnce                    sync.Once
-	progressMu                   sync.Mutex // steps finish concurrently; lines stay whole
+	progressMu                   sync.Mutex  // steps finish concurrently; lines stay whole
+	interrupted                  func() bool // the caller's context ended the run
 	keys                         map[string]string
 	consumersOf                  map[string][]string // step -> downstream steps, in order
 
@@ -318,6 +319,7 @@ func (r *run) execute(parent context.Context) {
 	start := time.Now()
 	ctx, cancel := context.WithCancelCause(parent)
 	r.cancel = cancel
+	r.interrupted = func() bool { return parent.Err() != nil }
 	defer cancel(nil)
 
 	r.metric("steps_total", len(r.steps), "", "")
@@ -605,6 +607,12 @@ func (r *run) stepFailed(st *stepState, start time.Time, err error) {
 		st.result.Status = "cancelled"
 		return
 	}
+	if r.interrupted != nil && r.interrupted() {
+		// The run was interrupted (Ctrl-C): whatever error a driver saw on the way out,
+		// such as DuckDB's own interrupt message, is the interruption, not the step's fault.
+		st.result.Status = "cancelled"
+		return
+	}
 	st.failed.Store(true)
 	e := stepError(st.step, err)
 	d := time.Since(start)
@@ -793,6 +801,9 @@ func (r *run) writeStatus(res *Result) error {
 		TotalRows: res.TotalRows, Steps: res.Steps}
 	if res.Err != nil {
 		st.ExitCode = 1
+		if res.Err.Code == "runtime.interrupted" {
+			st.ExitCode = 130 // what the osiris process exits with
+		}
 		st.Reason = r.redactor.Redact(res.Err.Msg)
 	}
 	return writeJSONFile(filepath.Join(r.runDir, "status.json"), st)
