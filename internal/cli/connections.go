@@ -254,6 +254,10 @@ func connectionsDoctorRun(ctx context.Context, f *Factory, opts *DoctorOptions) 
 		}
 		return f.Success(doc)
 	}
+	if len(results) == 0 {
+		f.Printf("No connections configured (%s).\n", p.ConnectionsFile())
+		return nil
+	}
 	printDoctor(f, file, results)
 	if !allOK {
 		return &silentError{code: ExitFailure}

@@ -235,3 +235,48 @@ func TestEveryCommandKeepsTheJSONContract(t *testing.T) {
 		}
 	}
 }
+
+func TestCompletionScriptGoesToStdout(t *testing.T) {
+	r := runCLI(t, "", "", "completion", "bash")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "bash completion") || r.Stderr != "" {
+		t.Fatalf("completion: exit %d, %d bytes on stdout, stderr %q", r.Code, len(r.Stdout),
+			r.Stderr)
+	}
+}
+
+func TestRunWithUnknownConnectionIsAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte("version: '2.0'\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "osiris_connections.yaml"), []byte(
+		"connections:\n  filesystem:\n    local:\n      base_dir: .\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "in.csv"), []byte("a\n1\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(`oml_version: "0.1.0"
+name: bad-ref
+steps:
+  - id: read
+    component: filesystem.csv_extractor
+    mode: read
+    config: {connection: "@filesystem.nope", path: in.csv}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    config: {path: out.csv}
+`), 0o644)
+	r := runCLI(t, dir, "", "run", filepath.Join(dir, "p.yaml"), "--json")
+	doc := jsonDoc(t, r)
+	if r.Code != ExitUsage || doc["error_type"] != "connection_error" ||
+		!strings.Contains(doc["message"].(string), "Available aliases: local") {
+		t.Fatalf("unknown alias: exit %d %v", r.Code, doc)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.csv")); err == nil {
+		t.Fatal("nothing may be written")
+	}
+}
+
+func TestDoctorSaysWhenNothingIsConfigured(t *testing.T) {
+	dir := t.TempDir()
+	r := runCLI(t, dir, "", "connections", "doctor")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "No connections configured") {
+		t.Fatalf("doctor with no connections: %d %q", r.Code, r.Stdout)
+	}
+}

@@ -29,7 +29,7 @@ func Main(args []string, stdio *IO) int {
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	root.SetIn(stdio.In)
-	root.SetOut(stdio.ErrOut)
+	root.SetOut(stdio.Out)
 	root.SetErr(stdio.ErrOut)
 
 	err := root.ExecuteContext(ctx)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/osirisgo/osiris/internal/compile"
 	_ "github.com/osirisgo/osiris/internal/drivers/all" // every driver a run may need
+	"github.com/osirisgo/osiris/internal/connections"
 	"github.com/osirisgo/osiris/internal/runner"
 	"github.com/osirisgo/osiris/internal/secrets"
 )
@@ -247,6 +248,15 @@ func runFailure(res *runner.Result, err error) error {
 			}
 			fields["step_id"] = re.Step
 			fields["error_code"] = re.Code
+			var ce *connections.Error
+			if errors.As(err, &ce) && (ce.Kind == connections.KindNotFound ||
+				ce.Kind == connections.KindInvalidReference) {
+				// A reference to a connection that does not exist is a mistake in the
+				// pipeline or the connections file, not a failure of the source.
+				return &Error{Code: ExitUsage, Type: "connection_error",
+					Message: fmt.Sprintf("step %s: %s", re.Step, re.Msg), Fields: fields,
+					Err: err}
+			}
 			return &Error{Code: ExitFailure, Type: "execution_error",
 				Message: fmt.Sprintf("step %s failed: %s", re.Step, re.Msg), Fields: fields,
 				Err: err}
