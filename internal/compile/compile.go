@@ -173,9 +173,14 @@ func prepare(opts Options) (*compiled, error) {
 
 	resolved, missing := doc.WithParams(params)
 	if len(missing) > 0 {
-		return nil, &Error{Type: "unresolved_param", Msg: fmt.Sprintf(
+		issues := paramUses(doc, missing)
+		where := file
+		if len(issues) > 0 {
+			where = fmt.Sprintf("%s:%d:%d", file, issues[0].Line, issues[0].Column)
+		}
+		return nil, &Error{Type: "unresolved_param", Issues: issues, Msg: fmt.Sprintf(
 			"%s: unresolved params: %s (declare a default, a profile value, "+
-				"OSIRIS_PARAM_<NAME> or --param name=value)", file, strings.Join(missing, ", "))}
+				"OSIRIS_PARAM_<NAME> or --param name=value)", where, strings.Join(missing, ", "))}
 	}
 	resolvedIssues := oml.Validate(resolved, opts.Registry)
 	if err := rejectInvalid(file, resolved, resolvedIssues); err != nil {
@@ -470,4 +475,38 @@ func buildDir(p *config.Project, profile string) string {
 		dir = filepath.Join(dir, naming.Slugify(profile))
 	}
 	return dir
+}
+
+// paramUses finds every value that uses an unresolved param, so the error names the
+// field, line and column of each ${params.NAME}.
+func paramUses(doc *oml.Document, names []string) []oml.Issue {
+	var issues []oml.Issue
+	var walk func(v any, segments []any)
+	walk = func(v any, segments []any) {
+		switch t := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(t))
+			for k := range t {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(t[k], append(append([]any(nil), segments...), k))
+			}
+		case []any:
+			for i, item := range t {
+				walk(item, append(append([]any(nil), segments...), i))
+			}
+		case string:
+			for _, name := range names {
+				if strings.Contains(t, "${params."+name+"}") {
+					issues = append(issues, doc.IssueAt(oml.SeverityError, "unresolved_param",
+						"unresolved param '"+name+"'", segments...))
+				}
+			}
+		}
+	}
+	walk(doc.Map(), nil)
+	sort.SliceStable(issues, func(i, j int) bool { return issues[i].Line < issues[j].Line })
+	return issues
 }

@@ -354,7 +354,7 @@ func TestFailuresWriteNothing(t *testing.T) {
 			"limit: ${params.limit}\n      password: hunter2-Sentinel", 1),
 			"secret_inline_forbidden", "steps[0].config.password"},
 		{"unresolved param", strings.Replace(csvPipeline, "inbox/contacts.csv",
-			"${params.inbox}", 1), "unresolved_param", ""},
+			"${params.inbox}", 1), "unresolved_param", "steps[0].config.path"},
 		{"no driver", strings.Replace(strings.Replace(csvPipeline,
 			"filesystem.csv_extractor", "posthog.extractor", 1),
 			"path: inbox/contacts.csv\n      limit: ${params.limit}", "data_type: events", 1),
