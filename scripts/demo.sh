@@ -17,7 +17,7 @@ rm -rf "$demo"
 mkdir -p "$demo/data" "$demo/pipelines"
 cp "$root/examples/data/airports.csv" "$demo/data/"
 cp "$root/examples/airports_per_state.yaml" "$demo/pipelines/"
-printf "version: '2.0'\nids:\n  run_id_format: [incremental]\n" >"$demo/osiris.yaml"
+printf "version: '2.0'\nids:\n  run_id_format: [incremental, ulid]\n" >"$demo/osiris.yaml"
 
 echo "== osiris run pipelines/airports_per_state.yaml (project: demo-project/)"
 (cd "$demo" && "$bin" run pipelines/airports_per_state.yaml)

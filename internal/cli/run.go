@@ -14,8 +14,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/osirisgo/osiris/internal/compile"
-	_ "github.com/osirisgo/osiris/internal/drivers/all" // every driver a run may need
 	"github.com/osirisgo/osiris/internal/connections"
+	_ "github.com/osirisgo/osiris/internal/drivers/all" // every driver a run may need
 	"github.com/osirisgo/osiris/internal/runner"
 	"github.com/osirisgo/osiris/internal/secrets"
 )

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -134,6 +135,11 @@ func runsShow(f *Factory, id string) error {
 		return err
 	}
 	rec, err := runner.FindRun(p, id)
+	var ambiguous *runner.AmbiguousRunError
+	if errors.As(err, &ambiguous) {
+		return ValidationError("ambiguous_run_id", ambiguous.Error(),
+			map[string]any{"candidates": ambiguous.Candidates})
+	}
 	if err != nil {
 		return FailureError("index_error", "read the run index: "+err.Error(), nil)
 	}

@@ -89,3 +89,23 @@ func TestInterruptIsNotAStepFailure(t *testing.T) {
 		t.Fatalf("status.json: %s", raw)
 	}
 }
+
+func TestFindRunRefusesAnIDSharedByPipelines(t *testing.T) {
+	p := newProject(t)
+	for _, slug := range []string{"p-one", "p-two"} {
+		rec := RunRecord{RunID: "run-000001", PipelineSlug: slug, ManifestHash: "ab",
+			RunTS: "2026-01-01T00:00:00Z", Status: "success"}
+		if err := AppendRunRecord(p.proj, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := FindRun(p.proj, "run-000001")
+	var amb *AmbiguousRunError
+	if !errors.As(err, &amb) || len(amb.Candidates) != 2 {
+		t.Fatalf("want an ambiguity naming both pipelines, got %v", err)
+	}
+	rec, err := FindRun(p.proj, "p-one/run-000001")
+	if err != nil || rec == nil || rec.PipelineSlug != "p-one" {
+		t.Fatalf("qualified id: %+v %v", rec, err)
+	}
+}

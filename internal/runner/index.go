@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -188,18 +189,48 @@ func readRecords(path string) ([]RunRecord, error) {
 	return out, scanner.Err()
 }
 
-// FindRun returns the newest record with the run id.
+// AmbiguousRunError says a run id names runs of several pipelines (an incremental-only
+// run_id_format numbers each pipeline from 1). Candidates are "<pipeline>/<run_id>".
+type AmbiguousRunError struct {
+	RunID      string
+	Candidates []string
+}
+
+func (e *AmbiguousRunError) Error() string {
+	return fmt.Sprintf("run id %s names runs of several pipelines; use one of: %s", e.RunID,
+		strings.Join(e.Candidates, ", "))
+}
+
+// FindRun returns the newest record with the run id. The id may be qualified as
+// "<pipeline>/<run_id>"; an unqualified id used by several pipelines is an
+// *AmbiguousRunError.
 func FindRun(p *config.Project, runID string) (*RunRecord, error) {
 	recs, err := ReadRunRecords(p)
 	if err != nil {
 		return nil, err
 	}
+	slug, id, qualified := strings.Cut(runID, "/")
+	if !qualified {
+		slug, id = "", runID
+	}
+	var found *RunRecord
+	var candidates []string
 	for i := range recs {
-		if recs[i].RunID == runID {
-			return &recs[i], nil
+		if recs[i].RunID != id || (slug != "" && recs[i].PipelineSlug != slug) {
+			continue
+		}
+		if found == nil {
+			found = &recs[i]
+		}
+		candidate := recs[i].PipelineSlug + "/" + id
+		if !slices.Contains(candidates, candidate) {
+			candidates = append(candidates, candidate)
 		}
 	}
-	return nil, nil
+	if len(candidates) > 1 {
+		return nil, &AmbiguousRunError{RunID: id, Candidates: candidates}
+	}
+	return found, nil
 }
 
 // SortRecords orders records newest first by run_ts, keeping index order for ties.
