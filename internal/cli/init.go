@@ -103,7 +103,7 @@ aiop:
 const envExampleTemplate = `# Copy to .env and fill in. .env never overrides variables you export yourself.
 MYSQL_PASSWORD=
 PG_PASSWORD=
-SUPABASE_SERVICE_ROLE_KEY=
+SUPABASE_DB_PASSWORD=
 GRAPHQL_TOKEN=
 `
 
@@ -132,15 +132,19 @@ connections:
       user: osiris
       password: ${PG_PASSWORD}
       sslmode: disable
-  supabase:
-    main:
-      default: true
-      url: https://your-project-ref.supabase.co
-      service_role_key: ${SUPABASE_SERVICE_ROLE_KEY}
   graphql:
     api:
       endpoint: http://127.0.0.1:4000/graphql
       auth_token: ${GRAPHQL_TOKEN}
+  # A hosted Supabase project: uncomment and fill in your project's own values.
+  # supabase:
+  #   main:
+  #     default: true
+  #     host: aws-0-<region>.pooler.supabase.com
+  #     port: 6543
+  #     user: postgres.<project-ref>
+  #     password: ${SUPABASE_DB_PASSWORD}
+  #     database: postgres
 `
 
 func initRun(f *Factory, opts *InitOptions) error {

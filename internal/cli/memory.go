@@ -70,7 +70,7 @@ func newCmdMemoryCapture(f *Factory) *cobra.Command {
 	fl.StringVar(&opts.SessionID, "session-id", "", "Session id: 1-128 of A-Z a-z 0-9 . _ -")
 	fl.BoolVar(&opts.Consent, "consent", false, "Confirm that the user agreed to this capture")
 	fl.IntVar(&opts.RetentionDays, "retention-days", memory.DefaultRetentionDays,
-		"Days to keep the entry (0-730; default $OSIRIS_MCP_MEMORY_RETENTION_DAYS or 365)")
+		"Days to keep the entry, 0-730 (else $OSIRIS_MCP_MEMORY_RETENTION_DAYS)")
 	fl.StringVar(&opts.Events, "events", "", "Events as a JSON array, or - to read them from stdin")
 	fl.StringVar(&opts.Text, "text", "", "A free-text note to store as a manual entry")
 	return cmd
