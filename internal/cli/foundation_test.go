@@ -280,3 +280,23 @@ func TestDoctorSaysWhenNothingIsConfigured(t *testing.T) {
 		t.Fatalf("doctor with no connections: %d %q", r.Code, r.Stdout)
 	}
 }
+
+func TestMemoryCaptureHidesConnectionSecretsInProse(t *testing.T) {
+	const secret = "Prose-Leak-9f2c"
+	t.Setenv("OSIRIS_CLI_TEST_PW", secret)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte("version: '2.0'\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "osiris_connections.yaml"), []byte(connectionsFixture), 0o600)
+	r := runCLI(t, dir, "", "memory", "capture", "--session-id", "s1", "--consent",
+		"--text", "the db pass is "+secret+" btw", "--json")
+	if r.Code != 0 {
+		t.Fatalf("capture: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, ".osiris", "mcp", "logs", "memory", "sessions", "s1.jsonl"))
+	if len(raw) == 0 || strings.Contains(string(raw), secret) {
+		t.Fatalf("session file: %s", raw)
+	}
+	if !strings.Contains(string(raw), "***REDACTED***") {
+		t.Fatalf("the secret should be replaced by the memory mask: %s", raw)
+	}
+}

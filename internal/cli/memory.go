@@ -10,7 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/osirisgo/osiris/internal/config"
+	"github.com/osirisgo/osiris/internal/connections"
 	"github.com/osirisgo/osiris/internal/memory"
+	"github.com/osirisgo/osiris/internal/secrets"
 )
 
 // maxEventsBytes bounds the events read from stdin or a flag: the largest request the MCP
@@ -100,6 +103,7 @@ func memoryCaptureRun(f *Factory, opts *memoryCaptureOptions) error {
 		Consent:       true,
 		RetentionDays: captureRetention(f, opts),
 		Events:        events,
+		KnownSecrets:  connectionSecrets(project),
 	})
 	var inputErr *memory.InputError
 	if errors.As(err, &inputErr) {
@@ -249,4 +253,47 @@ func memoryPruneRun(f *Factory, opts *memoryPruneOptions) error {
 		"files_deleted":   res.FilesDeleted,
 		"dry_run":         res.DryRun,
 	})
+}
+
+// connectionSecrets lists the resolved secret values of every configured connection, so
+// a password pasted into a chat note is hidden even where no rule recognises it. An
+// alias that does not resolve (an unset variable) adds nothing.
+func connectionSecrets(p *config.Project) []string {
+	file, err := connections.Load(p.ConnectionsFile())
+	if err != nil {
+		return nil
+	}
+	var values []string
+	for _, family := range file.Families {
+		for _, a := range file.Aliases[family] {
+			resolved, _, err := file.Resolve(family, a.Name)
+			if err != nil {
+				continue
+			}
+			values = append(values, secretValues(resolved)...)
+		}
+	}
+	return values
+}
+
+func secretValues(m map[string]any) []string {
+	var out []string
+	for k, v := range m {
+		switch t := v.(type) {
+		case string:
+			if secrets.IsSecretKey(k) {
+				out = append(out, t)
+			}
+		case map[string]any:
+			if secrets.IsSecretKey(k) {
+				for _, hv := range t {
+					if s, ok := hv.(string); ok {
+						out = append(out, s)
+					}
+				}
+			}
+			out = append(out, secretValues(t)...)
+		}
+	}
+	return out
 }

@@ -14,9 +14,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/osirisgo/osiris/internal/audit"
+	"github.com/osirisgo/osiris/internal/secrets"
 )
 
 // Retention bounds in days. Values outside are clamped, the same way in the shim and the
@@ -98,6 +101,9 @@ type Request struct {
 	RetentionDays int // clamped to 0..MaxRetentionDays
 	Events        []any
 	Now           time.Time // zero = time.Now
+	// KnownSecrets are literal secret values (the project's resolved connection
+	// passwords and tokens) to hide wherever they appear, even in prose.
+	KnownSecrets []string
 }
 
 // Result describes the stored entry.
@@ -144,6 +150,7 @@ func Capture(memoryDir string, req Request) (*Result, error) {
 		events = []any{}
 	}
 	redacted, redactions := Redact(events)
+	redacted = hideLiterals(redacted, req.KnownSecrets, &redactions)
 	retention := ClampRetention(req.RetentionDays)
 	timestamp := now.UTC().Format(timestampLayout)
 	entry := map[string]any{
@@ -174,4 +181,47 @@ func Capture(memoryDir string, req Request) (*Result, error) {
 		RedactionsApplied: redactions,
 		FilePath:          path,
 	}, nil
+}
+
+// minSecretLen keeps short values ("root", "1") from blanking ordinary words.
+const minSecretLen = 6
+
+// hideLiterals replaces every occurrence of a known secret value in any string of v.
+func hideLiterals(v any, values []string, count *int) any {
+	var useful []string
+	for _, s := range values {
+		if len(s) >= minSecretLen {
+			useful = append(useful, s)
+		}
+	}
+	if len(useful) == 0 {
+		return v
+	}
+	// Longer values first, so a secret that contains another is hidden whole.
+	sort.Slice(useful, func(i, j int) bool { return len(useful[i]) > len(useful[j]) })
+	var walk func(any) any
+	walk = func(v any) any {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, val := range t {
+				t[k] = walk(val)
+			}
+			return t
+		case []any:
+			for i, val := range t {
+				t[i] = walk(val)
+			}
+			return t
+		case string:
+			for _, secret := range useful {
+				if n := strings.Count(t, secret); n > 0 {
+					*count += n
+					t = strings.ReplaceAll(t, secret, secrets.Redacted)
+				}
+			}
+			return t
+		}
+		return v
+	}
+	return walk(v)
 }
