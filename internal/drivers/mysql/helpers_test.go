@@ -4,15 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"io"
-	"os"
 	"strings"
 	"testing"
-	"time"
-
-	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/osirisgo/osiris/internal/drivers"
 	"github.com/osirisgo/osiris/internal/drivers/sqlcommon"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon/sqltest"
 )
 
 // The tests use their own database and a dedicated user with a distinctive password
@@ -27,25 +24,7 @@ const (
 // adminDB connects as root to set the test database and user up.
 func adminDB(t *testing.T) *sql.DB {
 	t.Helper()
-	cfg := gomysql.NewConfig()
-	cfg.User = "root"
-	cfg.Net = "tcp"
-	cfg.Addr = "127.0.0.1:3306"
-	cfg.Timeout = 5 * time.Second
-	cfg.MultiStatements = true
-	connector, err := gomysql.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(connector)
-	if err := db.Ping(); err != nil {
-		_ = db.Close()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("MariaDB at 127.0.0.1:3306 is required in CI: %v", err)
-		}
-		t.Skipf("MariaDB at 127.0.0.1:3306 not reachable: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := sqltest.MariaDBRoot(t)
 	for _, stmt := range []string{
 		"CREATE DATABASE IF NOT EXISTS " + testDB + " CHARACTER SET utf8mb4",
 		"CREATE USER IF NOT EXISTS '" + testUser + "'@'%' IDENTIFIED BY '" + testPassword + "'",
@@ -123,27 +102,13 @@ func ourConnections(t *testing.T, admin *sql.DB) int {
 // sessions are still there after a generous while.
 func waitNoConnections(t *testing.T, admin *sql.DB, what string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		n := ourConnections(t, admin)
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d connections of %s still open", what, n, testUser)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	sqltest.WaitNoSessions(t, what, "of "+testUser, func() int { return ourConnections(t, admin) })
 }
 
 func assertNoSecret(t *testing.T, what, text string) {
 	t.Helper()
-	for _, needle := range []string{testPassword, "S3nt1nel", testUser + "@", "@127.0.0.1",
-		"127.0.0.1:", ":3306", "@'localhost'", "@localhost"} {
-		if strings.Contains(text, needle) {
-			t.Errorf("%s contains %q:\n%s", what, needle, text)
-		}
-	}
+	sqltest.AssertNoneOf(t, what, text, testPassword, "S3nt1nel", testUser+"@", "@127.0.0.1",
+		"127.0.0.1:", ":3306", "@'localhost'", "@localhost")
 }
 
 var errEOF = io.EOF

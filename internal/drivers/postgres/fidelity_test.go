@@ -3,16 +3,13 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"os"
 	"strings"
 	"testing"
-	"time"
-
-	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/osirisgo/osiris/internal/drivers"
 	_ "github.com/osirisgo/osiris/internal/drivers/mysql"
 	"github.com/osirisgo/osiris/internal/drivers/sqlcommon"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon/sqltest"
 )
 
 const mysqlDB = "osiris_c_test"
@@ -20,25 +17,7 @@ const mysqlDB = "osiris_c_test"
 // mariaDB connects as root and makes the test database.
 func mariaDB(t *testing.T) *sql.DB {
 	t.Helper()
-	cfg := gomysql.NewConfig()
-	cfg.User = "root"
-	cfg.Net = "tcp"
-	cfg.Addr = "127.0.0.1:3306"
-	cfg.Timeout = 5 * time.Second
-	cfg.MultiStatements = true
-	connector, err := gomysql.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(connector)
-	if err := db.Ping(); err != nil {
-		_ = db.Close()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("MariaDB at 127.0.0.1:3306 is required in CI: %v", err)
-		}
-		t.Skipf("MariaDB not reachable: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := sqltest.MariaDBRoot(t)
 	if _, err := db.Exec("CREATE DATABASE IF NOT EXISTS " + mysqlDB + " CHARACTER SET utf8mb4"); err != nil {
 		t.Fatal(err)
 	}

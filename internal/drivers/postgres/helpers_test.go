@@ -5,15 +5,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"os"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/lib/pq"
 
 	"github.com/osirisgo/osiris/internal/drivers"
 	"github.com/osirisgo/osiris/internal/drivers/sqlcommon"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon/sqltest"
 )
 
 // The tests work in their own schema and tag their connections with a per-test
@@ -25,19 +21,7 @@ const (
 
 func adminPG(t *testing.T) *sql.DB {
 	t.Helper()
-	connector, err := pq.NewConnector("postgres://postgres@127.0.0.1:5432/test?sslmode=disable&connect_timeout=5")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(connector)
-	if err := db.Ping(); err != nil {
-		_ = db.Close()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL at 127.0.0.1:5432 is required in CI: %v", err)
-		}
-		t.Skipf("PostgreSQL at 127.0.0.1:5432 not reachable: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := sqltest.PostgresAdmin(t)
 	pgExec(t, db, "CREATE SCHEMA IF NOT EXISTS "+testSchema)
 	var exists bool
 	if err := db.QueryRow("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'osiris_c_nologin')").
@@ -113,25 +97,11 @@ func ourSessions(t *testing.T, admin *sql.DB, app string) int {
 
 func waitNoSessions(t *testing.T, admin *sql.DB, app, what string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		n := ourSessions(t, admin, app)
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d sessions named %s still open", what, n, app)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	sqltest.WaitNoSessions(t, what, "named "+app, func() int { return ourSessions(t, admin, app) })
 }
 
 func assertNoSecret(t *testing.T, what, text string) {
 	t.Helper()
-	for _, needle := range []string{testPassword, "S3nt1nel", "postgres@", "@127.0.0.1",
-		"127.0.0.1:", "127.0.0.2", ":5432", "@localhost"} {
-		if strings.Contains(text, needle) {
-			t.Errorf("%s contains %q:\n%s", what, needle, text)
-		}
-	}
+	sqltest.AssertNoneOf(t, what, text, testPassword, "S3nt1nel", "postgres@", "@127.0.0.1",
+		"127.0.0.1:", "127.0.0.2", ":5432", "@localhost")
 }

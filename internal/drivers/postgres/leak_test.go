@@ -3,13 +3,11 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/osirisgo/osiris/internal/drivers"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon/sqltest"
 )
 
 // TestFailurePathsReleaseSessionsAndHideSecrets runs the failure paths with the sentinel
@@ -22,15 +20,7 @@ func TestFailurePathsReleaseSessionsAndHideSecrets(t *testing.T) {
 	pgExec(t, admin, "DROP TABLE IF EXISTS "+testSchema+".big_c",
 		"CREATE TABLE "+testSchema+".big_c AS SELECT g AS id, repeat('x', 100) AS pad "+
 			"FROM generate_series(1, 200000) g")
-	var transcript strings.Builder
-	record := func(what string, err error, env interface{ Transcript() string }) {
-		if err != nil {
-			fmt.Fprintf(&transcript, "%s: %s | %+v | %v\n", what, err.Error(), err, err)
-		}
-		if env != nil {
-			transcript.WriteString(env.Transcript())
-		}
-	}
+	var transcript sqltest.Transcript
 
 	cases := []struct {
 		name string
@@ -65,13 +55,13 @@ func TestFailurePathsReleaseSessionsAndHideSecrets(t *testing.T) {
 			if tc.want != "" && de.Category != tc.want {
 				t.Errorf("%s: category %q, want %q (%v)", tc.name, de.Category, tc.want, err)
 			}
-			record(tc.name, err, env)
+			transcript.Record(tc.name, err, env)
 			res := pgExtractor.Doctor(context.Background(), cfg["resolved_connection"].(map[string]any),
 				2*time.Second)
 			if res.OK {
 				t.Errorf("%s: doctor said ok", tc.name)
 			}
-			fmt.Fprintf(&transcript, "doctor %+v\n", res)
+			transcript.Printf("doctor %+v", res)
 		}
 	}
 	if res := pgExtractor.Doctor(context.Background(), pgConn(app), 2*time.Second); !res.OK {
@@ -83,24 +73,14 @@ func TestFailurePathsReleaseSessionsAndHideSecrets(t *testing.T) {
 	pgExec(t, admin, "DROP TABLE IF EXISTS "+testSchema+".broken_c",
 		"CREATE TABLE "+testSchema+".broken_c (id bigint PRIMARY KEY, \"name col\" text)")
 	for _, mode := range []string{"append", "upsert"} {
-		served := 0
-		input := &drivers.FuncStream{Cols: itemCols, NextFunc: func(context.Context) ([][]any, error) {
-			if served == 30 {
-				return nil, errors.New("upstream broke")
-			}
-			served++
-			batch := make([][]any, 1000)
-			for i := range batch {
-				batch[i] = []any{int64(served*1000 + i), "v"}
-			}
-			return batch, nil
-		}}
+		input := sqltest.FailingStream(itemCols, 30, 1000,
+			func(id int64) []any { return []any{id, "v"} })
 		env, err := pgWrite(t, app, input, map[string]any{"schema": testSchema,
 			"table": "broken_c", "write_mode": mode, "primary_key": "id"})
 		if err == nil {
 			t.Fatalf("%s: a broken input did not fail the write", mode)
 		}
-		record("broken input "+mode, err, env)
+		transcript.Record("broken input "+mode, err, env)
 		if got := tableContent(t, "broken_c"); got != "" {
 			t.Errorf("%s: a failed write left rows", mode)
 		}
@@ -108,28 +88,16 @@ func TestFailurePathsReleaseSessionsAndHideSecrets(t *testing.T) {
 	}
 
 	// A cancelled extraction stops its query and closes its session.
-	ctx, cancel := context.WithCancel(context.Background())
 	env := newEnv(t)
-	res, err := pgExtractor.Run(ctx, drivers.Request{StepID: "cancel",
-		Config: pgStep(app, map[string]any{"schema": testSchema, "table": "big_c",
-			"batch_size": 1000}), Env: env})
-	if err != nil {
-		t.Fatal(err)
+	closeErr := sqltest.CancelMidExtraction(t, func(ctx context.Context) (drivers.Result, error) {
+		return pgExtractor.Run(ctx, drivers.Request{StepID: "cancel",
+			Config: pgStep(app, map[string]any{"schema": testSchema, "table": "big_c",
+				"batch_size": 1000}), Env: env})
+	})
+	if closeErr != nil {
+		t.Errorf("close after cancel: %v", closeErr)
 	}
-	if _, err := res.Rows.Next(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	for {
-		if _, err := res.Rows.Next(context.Background()); err != nil {
-			if err == io.EOF {
-				t.Error("a cancelled extraction ended as if complete")
-			}
-			break
-		}
-	}
-	_ = res.Rows.Close()
-	record("cancelled", nil, env)
+	transcript.Record("cancelled", nil, env)
 	waitNoSessions(t, admin, app, "after a cancelled extract")
 
 	assertNoSecret(t, "failure transcript", transcript.String())

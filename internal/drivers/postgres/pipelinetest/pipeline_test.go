@@ -19,13 +19,13 @@ import (
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
-	"github.com/lib/pq"
 
 	"github.com/osirisgo/osiris/internal/compile"
 	"github.com/osirisgo/osiris/internal/config"
 	"github.com/osirisgo/osiris/internal/drivers"
 	_ "github.com/osirisgo/osiris/internal/drivers/all"
 	"github.com/osirisgo/osiris/internal/drivers/sqlcommon"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon/sqltest"
 	"github.com/osirisgo/osiris/internal/registry"
 	"github.com/osirisgo/osiris/internal/runner"
 )
@@ -57,39 +57,21 @@ func birdstrikesCSV(t *testing.T) string {
 	return ""
 }
 
-func open(t *testing.T, connector func() (*sql.DB, error), what string) *sql.DB {
-	t.Helper()
-	db, err := connector()
-	if err == nil {
-		err = db.Ping()
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI: %v", what, err)
-		}
-		t.Skipf("%s not reachable: %v", what, err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
 // loadBirdstrikes creates osiris_c_test.birdstrikes_c from the CSV, keeping its header
 // names exactly (spaces, $).
 func loadBirdstrikes(t *testing.T) *sql.DB {
 	t.Helper()
-	maria := open(t, func() (*sql.DB, error) {
-		cfg := gomysql.NewConfig()
-		cfg.User, cfg.Net, cfg.Addr = "root", "tcp", "127.0.0.1:3306"
-		cfg.Timeout = 5 * time.Second
-		cfg.MultiStatements = true
-		cfg.ParseTime = true
-		cfg.Loc = time.UTC
-		c, err := gomysql.NewConnector(cfg)
-		if err != nil {
-			return nil, err
-		}
-		return sql.OpenDB(c), nil
-	}, "MariaDB at 127.0.0.1:3306")
+	cfg := gomysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr = "root", "tcp", sqltest.MariaDBAddr
+	cfg.Timeout = 5 * time.Second
+	cfg.MultiStatements = true
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	connector, err := gomysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maria := sqltest.Reachable(t, "MariaDB at "+sqltest.MariaDBAddr, connector)
 	data := birdstrikesCSV(t)
 	gomysql.RegisterLocalFile(data)
 	t.Cleanup(func() { gomysql.DeregisterLocalFile(data) })
@@ -167,13 +149,7 @@ const connectionsYAML = `connections:
 // compares row counts and a checksum of every value on both ends.
 func TestBirdstrikesMySQLThroughDuckDBToPostgres(t *testing.T) {
 	maria := loadBirdstrikes(t)
-	pg := open(t, func() (*sql.DB, error) {
-		c, err := pq.NewConnector("postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-		if err != nil {
-			return nil, err
-		}
-		return sql.OpenDB(c), nil
-	}, "PostgreSQL at 127.0.0.1:5432")
+	pg := sqltest.PostgresAdmin(t)
 	for _, s := range []string{"CREATE SCHEMA IF NOT EXISTS osiris_c",
 		"DROP TABLE IF EXISTS osiris_c.birdstrikes_c"} {
 		if _, err := pg.Exec(s); err != nil {
