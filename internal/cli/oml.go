@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/osirisgo/osiris/internal/compile"
+	"github.com/osirisgo/osiris/internal/fsutil"
 	"github.com/osirisgo/osiris/internal/naming"
 	"github.com/osirisgo/osiris/internal/oml"
 	"github.com/osirisgo/osiris/internal/registry"
@@ -285,7 +285,7 @@ func omlSaveRun(f *Factory, opts *OMLSaveOptions) error {
 			Message: fmt.Sprintf("not saved: %s exists; use --force to overwrite", target),
 			Fields:  fields}
 	}
-	if err := compile.WriteFileAtomic(target, src); err != nil {
+	if err := fsutil.WriteFileAtomic(target, src, 0o644); err != nil {
 		return &Error{Code: ExitFailure, Type: "write_error",
 			Message: fmt.Sprintf("not saved: write %s: %v", target, err), Fields: fields, Err: err}
 	}
@@ -483,7 +483,7 @@ func mcpOMLSaveRun(f *Factory, opts *MCPOMLSaveOptions, now time.Time) error {
 	}
 
 	path := filepath.Join(p.DraftsDir(), filename)
-	if err := compile.WriteFileAtomic(path, src); err != nil {
+	if err := fsutil.WriteFileAtomic(path, src, 0o644); err != nil {
 		return FailureError("write_error", fmt.Sprintf("save draft %s: %v", filename, err), nil)
 	}
 	return f.Success(map[string]any{

@@ -296,7 +296,7 @@ func TestOMLSaveWritesAtomicallyAndHonoursForce(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(filepath.Dir(target))
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".tmp-") {
+		if strings.Contains(e.Name(), ".tmp-") {
 			t.Fatalf("temp file left behind: %s", e.Name())
 		}
 	}

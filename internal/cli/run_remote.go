@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/osirisgo/osiris/internal/fsutil"
 	"github.com/osirisgo/osiris/internal/manifest"
 	"github.com/osirisgo/osiris/internal/remote"
 	"github.com/osirisgo/osiris/internal/remote/e2b"
@@ -319,6 +320,6 @@ func copyArtifacts(src, dst string) error {
 		if err != nil {
 			return err
 		}
-		return remote.WriteFileAtomic(target, raw)
+		return fsutil.WriteFileAtomic(target, raw, 0o600)
 	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/osirisgo/osiris/internal/fsutil"
 	"github.com/osirisgo/osiris/internal/runner"
 )
 
@@ -317,7 +318,7 @@ func logsHTML(f *Factory, id string, opts *LogsOptions) error {
 	if path == "" {
 		path = filepath.Join(s.Dir, "report.html")
 	}
-	if err := writeFileAtomicCLI(path, page); err != nil {
+	if err := fsutil.WriteFileAtomic(path, page, 0o644); err != nil {
 		return FailureError("write_error", "write the report: "+err.Error(), nil)
 	}
 	if f.JSON {
@@ -326,27 +327,6 @@ func logsHTML(f *Factory, id string, opts *LogsOptions) error {
 	}
 	f.Printf("%s\n", path)
 	return nil
-}
-
-func writeFileAtomicCLI(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	_ = os.Chmod(tmp.Name(), 0o644)
-	return os.Rename(tmp.Name(), path)
 }
 
 // AIOPListOptions filter 'aiop list'.

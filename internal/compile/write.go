@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/osirisgo/osiris/internal/config"
+	"github.com/osirisgo/osiris/internal/fsutil"
 	"github.com/osirisgo/osiris/internal/manifest"
 	"github.com/osirisgo/osiris/internal/naming"
 )
@@ -95,7 +96,7 @@ func build(opts Options, c *compiled) (*Result, error) {
 	entry, _ := json.Marshal(map[string]string{
 		"manifest_path": res.ManifestPath, "manifest_hash": hash,
 	})
-	if err := writeFileAtomic(cacheEntryPath(p, c.cacheKey), entry); err != nil {
+	if err := fsutil.WriteFileAtomic(cacheEntryPath(p, c.cacheKey), entry, 0o644); err != nil {
 		return nil, fmt.Errorf("write compile cache: %w", err)
 	}
 	return res, nil
@@ -170,47 +171,6 @@ func writeFileSynced(path string, data []byte) error {
 	return f.Close()
 }
 
-// writeFileAtomic writes data to a temp file beside path and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
-}
-
-// WriteFileAtomic writes a file through a temp name and a rename, so readers see the old
-// or the new content and never half of it. The CLI uses it for saved OML.
-func WriteFileAtomic(path string, data []byte) error { return writeFileAtomic(path, data) }
-
 // LastCompilePointer is .osiris/index/last_compile.txt, rewritten by every compile; `osiris
 // run --last-compile` reads it.
 func LastCompilePointer(p *config.Project) string {
@@ -238,7 +198,7 @@ func writePointers(p *config.Project, slug string, res *Result) error {
 	for _, path := range []string{
 		latestInBuild(p, slug, res.Profile), LatestPointer(p, slug), LastCompilePointer(p),
 	} {
-		if err := writeFileAtomic(path, content); err != nil {
+		if err := fsutil.WriteFileAtomic(path, content, 0o644); err != nil {
 			return fmt.Errorf("write pointer %s: %w", path, err)
 		}
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/osirisgo/osiris/internal/fsutil"
 )
 
 // DefaultTTL is how long a discovery stays fresh unless OSIRIS_MCP_CACHE_TTL_HOURS says
@@ -436,33 +438,17 @@ func sizeOf(path string) int64 {
 }
 
 // tempMarker is part of every temp file name, so clear can find leftovers of a crash.
-const tempMarker = ".tmp-"
+const tempMarker = fsutil.TempMarker
 
-// writeFileAtomic writes data to a temp file beside path and renames it over path.
-// Directories are created 0700 and files 0600: discoveries hold sample rows.
+// writeFileAtomic replaces path atomically. Directories are created 0700 and files 0600:
+// discoveries hold sample rows.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMarker+"*")
-	if err != nil {
-		return fmt.Errorf("create temp file for %s: %w", filepath.Base(path), err)
-	}
-	tmpName := tmp.Name()
-	_, werr := tmp.Write(data)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmpName, path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmpName)
-		return fmt.Errorf("write %s: %w", filepath.Base(path), werr)
+	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return nil
 }

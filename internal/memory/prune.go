@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/osirisgo/osiris/internal/audit"
+	"github.com/osirisgo/osiris/internal/fsutil"
 )
 
 // PruneResult counts what a retention pass found and did.
@@ -84,7 +85,8 @@ func pruneFile(path string, now time.Time, dryRun bool, res *PruneResult) error 
 		res.FilesDeleted++
 		return nil
 	}
-	if err := replaceFile(path, kept); err != nil {
+	// The rename keeps a reader seeing the old file or the new one, never half of it.
+	if err := fsutil.WriteFileAtomic(path, joinLines(kept), 0o600); err != nil {
 		return err
 	}
 	res.FilesRewritten++
@@ -109,38 +111,12 @@ func entryExpired(line []byte, now time.Time) (expired, ok bool) {
 	return keepUntil.Before(now), true
 }
 
-// replaceFile writes lines to a temporary file beside path and renames it over path, so
-// a reader sees the old file or the new one, never a half-written one.
-func replaceFile(path string, lines [][]byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-
+// joinLines puts each line back with its newline, the JSONL file's framing.
+func joinLines(lines [][]byte) []byte {
 	var buf bytes.Buffer
 	for _, line := range lines {
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
-	if _, err = tmp.Write(buf.Bytes()); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err = tmp.Chmod(0o600); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return buf.Bytes()
 }

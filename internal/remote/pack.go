@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/osirisgo/osiris/internal/fsutil"
 )
 
 // Names of the packer's output, written into the run directory in the sandbox.
@@ -106,7 +108,8 @@ func Pack(runDir string, opts PackOptions) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(filepath.Join(runDir, PackIndex), append(raw, '\n')); err != nil {
+	err = fsutil.WriteFileAtomic(filepath.Join(runDir, PackIndex), append(raw, '\n'), 0o600)
+	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", PackIndex, err)
 	}
 	return index, nil
@@ -189,36 +192,21 @@ func addInclude(index *Index, runDir, inc string) error {
 	return nil
 }
 
-func writeArchive(runDir string, index *Index) (err error) {
-	final := filepath.Join(runDir, PackArchive)
-	tmp, err := os.CreateTemp(runDir, ".out-*.tgz")
-	if err != nil {
-		return fmt.Errorf("create archive: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+// writeArchive writes out.tgz; a file that cannot be packed leaves no archive behind.
+func writeArchive(runDir string, index *Index) error {
+	return fsutil.WriteAtomic(filepath.Join(runDir, PackArchive), 0o600, func(w io.Writer) error {
+		gz := gzip.NewWriter(w)
+		tw := tar.NewWriter(gz)
+		for _, f := range index.Files {
+			if err := addToArchive(tw, runDir, f); err != nil {
+				return err
+			}
 		}
-	}()
-
-	gz := gzip.NewWriter(tmp)
-	tw := tar.NewWriter(gz)
-	for _, f := range index.Files {
-		if err = addToArchive(tw, runDir, f); err != nil {
+		if err := tw.Close(); err != nil {
 			return err
 		}
-	}
-	if err = tw.Close(); err != nil {
-		return err
-	}
-	if err = gz.Close(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), final)
+		return gz.Close()
+	})
 }
 
 func addToArchive(tw *tar.Writer, runDir string, f IndexEntry) error {
@@ -343,52 +331,17 @@ var ErrMismatch = errors.New("content does not match the index")
 
 // WriteVerified copies r to target through a temporary file and renames it into place
 // only when size and SHA-256 match want (an empty SHA256 skips the hash check).
-func WriteVerified(target string, r io.Reader, want IndexEntry) (err error) {
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.part")
-	if err != nil {
-		return err
-	}
-	defer func() {
+func WriteVerified(target string, r io.Reader, want IndexEntry) error {
+	return fsutil.WriteAtomic(target, 0o600, func(w io.Writer) error {
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(w, h), r)
 		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+			return err
 		}
-	}()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), r)
-	if err != nil {
-		return err
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	if n != want.Size || (want.SHA256 != "" && sum != want.SHA256) {
-		return fmt.Errorf("%w: got %d bytes, sha256 %s…", ErrMismatch, n, sum[:12])
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), target)
-}
-
-// WriteFileAtomic writes data to a temporary file next to target and renames it.
-func WriteFileAtomic(target string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		_ = os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		_ = os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), target)
+		sum := hex.EncodeToString(h.Sum(nil))
+		if n != want.Size || (want.SHA256 != "" && sum != want.SHA256) {
+			return fmt.Errorf("%w: got %d bytes, sha256 %s…", ErrMismatch, n, sum[:12])
+		}
+		return nil
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/osirisgo/osiris/internal/config"
+	"github.com/osirisgo/osiris/internal/fsutil"
 	"github.com/osirisgo/osiris/internal/naming"
 )
 
@@ -106,8 +107,8 @@ func (r *run) exportAIOP(res *Result) (string, error) {
 		return "", err
 	}
 	if settings.runCard {
-		if err := writeFileAtomic(filepath.Join(dir, "run-card.md"),
-			[]byte(runCard(res, summary))); err != nil {
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, "run-card.md"),
+			[]byte(runCard(res, summary)), 0o644); err != nil {
 			return path, err
 		}
 	}
@@ -139,7 +140,7 @@ func (r *run) exportAIOP(res *Result) (string, error) {
 	if err == nil {
 		_ = os.Remove(latest)
 		if os.Symlink(rel, latest) != nil {
-			_ = writeFileAtomic(latest, []byte(rel+"\n"))
+			_ = fsutil.WriteFileAtomic(latest, []byte(rel+"\n"), 0o644)
 		}
 	}
 	return path, nil

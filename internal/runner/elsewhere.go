@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/osirisgo/osiris/internal/config"
+	"github.com/osirisgo/osiris/internal/fsutil"
 	"github.com/osirisgo/osiris/internal/manifest"
 	"github.com/osirisgo/osiris/internal/naming"
 )
@@ -72,6 +73,6 @@ func AppendRunRecord(p *config.Project, rec RunRecord) error {
 		return err
 	}
 	pointer := fmt.Sprintf("%s\n%s\n%s\n", rec.BuildManifestPath, rec.ManifestHash, rec.Profile)
-	return writeFileAtomic(filepath.Join(index, "latest", rec.PipelineSlug+".txt"),
-		[]byte(pointer))
+	return fsutil.WriteFileAtomic(filepath.Join(index, "latest", rec.PipelineSlug+".txt"),
+		[]byte(pointer), 0o644)
 }

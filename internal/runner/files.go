@@ -7,38 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-)
 
-// writeFileAtomic writes through a temp file in the same directory and renames it, so a
-// reader never sees half a file.
-func writeFileAtomic(path string, data []byte) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+	"github.com/osirisgo/osiris/internal/fsutil"
+)
 
 // writeJSONFile writes v as indented JSON without HTML escaping.
 func writeJSONFile(path string, v any) error {
@@ -49,7 +20,7 @@ func writeJSONFile(path string, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return fsutil.WriteFileAtomic(path, buf.Bytes(), 0o644)
 }
 
 func copyFile(src, dst string) error {

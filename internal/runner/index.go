@@ -17,6 +17,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/osirisgo/osiris/internal/config"
+	"github.com/osirisgo/osiris/internal/fsutil"
 )
 
 // RunRecord is one line of the run index (.osiris/index/runs.jsonl and
@@ -70,7 +71,8 @@ func (r *run) appendIndex(res *Result) error {
 		return err
 	}
 	pointer := fmt.Sprintf("%s\n%s\n%s\n", absPath(r.opts.ManifestPath), hash, r.profile)
-	return writeFileAtomic(filepath.Join(index, "latest", r.slug+".txt"), []byte(pointer))
+	return fsutil.WriteFileAtomic(filepath.Join(index, "latest", r.slug+".txt"),
+		[]byte(pointer), 0o644)
 }
 
 func absPath(p string) string {
@@ -153,7 +155,7 @@ func nextCounter(p *config.Project, slug string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := writeFileAtomic(path, out); err != nil {
+	if err := fsutil.WriteFileAtomic(path, out, 0o644); err != nil {
 		return 0, err
 	}
 	return counters[slug], nil

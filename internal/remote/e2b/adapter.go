@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/osirisgo/osiris/internal/fsutil"
 	"github.com/osirisgo/osiris/internal/manifest"
 	"github.com/osirisgo/osiris/internal/remote"
 	"github.com/osirisgo/osiris/internal/secrets"
@@ -220,8 +221,8 @@ func copyManifest(b *bundle, runDir string) error {
 		if !ok {
 			continue
 		}
-		if err := remote.WriteFileAtomic(filepath.Join(runDir, filepath.FromSlash(name)),
-			raw); err != nil {
+		if err := fsutil.WriteFileAtomic(filepath.Join(runDir, filepath.FromSlash(name)),
+			raw, 0o600); err != nil {
 			return fmt.Errorf("copy %s into the run directory: %w", name, err)
 		}
 	}
@@ -285,7 +286,7 @@ func (a *Adapter) writeReport(sb *Sandbox, killErr error) {
 	}
 	raw, _ := json.MarshalIndent(report, "", "  ")
 	path := filepath.Join(a.runDir, "remote", "e2b.json")
-	if err := remote.WriteFileAtomic(path, append(raw, '\n')); err != nil {
+	if err := fsutil.WriteFileAtomic(path, append(raw, '\n'), 0o600); err != nil {
 		a.rc.Logger.Warn("could not write remote/e2b.json", "error", err.Error())
 	}
 }

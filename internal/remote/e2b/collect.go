@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osirisgo/osiris/internal/fsutil"
 	"github.com/osirisgo/osiris/internal/remote"
 )
 
@@ -93,8 +94,8 @@ func (a *Adapter) Collect(ctx context.Context, p *remote.PreparedRun, rc *remote
 		Status: status, OK: ok,
 	}
 	raw, _ := json.MarshalIndent(status, "", "  ")
-	if err := remote.WriteFileAtomic(filepath.Join(rc.RunDir, "status.json"),
-		append(raw, '\n')); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(rc.RunDir, "status.json"),
+		append(raw, '\n'), 0o600); err != nil {
 		return collected, &remote.Error{Phase: "collect", Msg: "cannot write status.json: " +
 			err.Error(), Err: err}
 	}
