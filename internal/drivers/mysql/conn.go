@@ -128,41 +128,18 @@ func (c connConfig) open(ctx context.Context, step string, logger *slog.Logger) 
 		return nil, drivers.Errorf(step, drivers.KindConfig, nil,
 			"Step %s: invalid MySQL connection settings", step)
 	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(max(c.poolSize, 1))
-	db.SetMaxIdleConns(max(c.poolSize, 1))
-	db.SetConnMaxLifetime(c.poolRecycle)
-
-	if err := db.PingContext(ctx); err != nil {
-		_ = db.Close()
-		return nil, c.connectError(step, err)
-	}
-	return db, nil
+	return sqlcommon.OpenPool(ctx, connector, c.poolSize, c.poolRecycle,
+		func(err error) error { return c.connectError(step, err) })
 }
 
 // connectError re-words a failed connect: which step, which category, never the server's
 // text (MySQL error 1045 names user@host).
 func (c connConfig) connectError(step string, err error) error {
-	category := classify(err)
-	e := drivers.Errorf(step, drivers.KindConnection, err,
-		"MySQL connection failed for step %s: %s", step, phrase(category))
-	e.Category = category
-	return e
+	return server.ConnectError(step, err, nil)
 }
 
 // queryError re-words a failed statement, keeping the server's text minus users, hosts
 // and addresses, which usually says what is wrong with the SQL.
 func (c connConfig) queryError(step, what string, err error) error {
-	category := classify(err)
-	if category == drivers.CategoryAuth || category == drivers.CategoryNetwork ||
-		category == drivers.CategoryTimeout {
-		e := drivers.Errorf(step, drivers.KindConnection, err,
-			"MySQL %s failed for step %s: %s", what, step, phrase(category))
-		e.Category = category
-		return e
-	}
-	e := drivers.Errorf(step, drivers.KindQuery, err, "MySQL %s failed for step %s: %s",
-		what, step, sqlcommon.Scrub(serverText(err), c.literals()...))
-	e.Category = category
-	return e
+	return server.QueryError(step, what, err, c.literals()...)
 }

@@ -2,15 +2,18 @@ package mysql
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/osirisgo/osiris/internal/drivers"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon"
 )
+
+// server words this driver's failures the way every SQL driver does.
+var server = sqlcommon.Server{Name: "MySQL", Classify: classify, Phrase: phrase,
+	ServerText: serverText}
 
 // classify names the category of a MySQL failure from its error number or network type,
 // never from its text.
@@ -38,17 +41,10 @@ func classify(err error) string {
 		}
 		return "query"
 	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		if netErr.Timeout() {
-			return drivers.CategoryTimeout
-		}
-		return drivers.CategoryNetwork
+	if category, ok := sqlcommon.NetworkCategory(err); ok {
+		return category
 	}
-	var opErr *net.OpError
-	var dnsErr *net.DNSError
-	if errors.As(err, &opErr) || errors.As(err, &dnsErr) ||
-		errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) {
+	if errors.Is(err, gomysql.ErrInvalidConn) {
 		return drivers.CategoryNetwork
 	}
 	return drivers.CategoryUnknown

@@ -313,16 +313,7 @@ func (w *writeRun) nextBatch(ctx context.Context) ([][]any, error) {
 
 // inputError words a failure of the upstream stream: it is not a MySQL error.
 func (w *writeRun) inputError(err error) error {
-	var de *drivers.Error
-	if errors.As(err, &de) {
-		return err
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return drivers.Errorf(w.req.StepID, drivers.KindIO, err,
-			"MySQL write cancelled for step %s", w.req.StepID)
-	}
-	return drivers.Errorf(w.req.StepID, drivers.KindIO, err,
-		"MySQL write failed for step %s: reading the input failed", w.req.StepID)
+	return server.InputError(w.req.StepID, err)
 }
 
 // columnList is the quoted input columns, for INSERT and LOAD DATA.

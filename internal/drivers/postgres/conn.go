@@ -213,46 +213,30 @@ func (c connConfig) open(ctx context.Context, step string, logger *slog.Logger,
 	if c.fallback && !dialAsIs(cfg.Host) {
 		connector = &ipv4Connector{cfg: cfg, logger: logger, resolve: c.resolver}
 	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(max(maxConns, 1))
-	db.SetMaxIdleConns(max(maxConns, 1))
-	if err := db.PingContext(ctx); err != nil {
-		_ = db.Close()
-		return nil, c.connectError(step, err)
-	}
-	return db, nil
+	return sqlcommon.OpenPool(ctx, connector, maxConns, 0,
+		func(err error) error { return c.connectError(step, err) })
 }
 
-// connectError re-words a failed connect: step and category, never server text.
+// connectError re-words a failed connect: step and category, never server text. It says
+// how many IPv4 addresses the fallback tried, and that a Supabase direct host is often
+// reachable over IPv6 only.
 func (c connConfig) connectError(step string, err error) error {
-	category := classify(err)
-	msg := "Postgres connection failed for step " + step + ": " + phrase(category)
-	if attempts, ok := attemptsOf(err); ok {
-		msg += " (after " + strconv.Itoa(attempts) + " IPv4 attempts)"
-	}
-	if category == drivers.CategoryNetwork && strings.HasPrefix(c.host, "db.") &&
-		strings.HasSuffix(c.host, ".supabase.co") {
-		msg += "; db.<ref>.supabase.co is often IPv6-only: use the pooler DSN " +
-			"(user postgres.<ref>) from the Supabase dashboard"
-	}
-	e := drivers.Errorf(step, drivers.KindConnection, err, "%s", msg)
-	e.Category = category
-	return e
+	return server.ConnectError(step, err, func(category string) string {
+		more := ""
+		if attempts, ok := attemptsOf(err); ok {
+			more += " (after " + strconv.Itoa(attempts) + " IPv4 attempts)"
+		}
+		if category == drivers.CategoryNetwork && strings.HasPrefix(c.host, "db.") &&
+			strings.HasSuffix(c.host, ".supabase.co") {
+			more += "; db.<ref>.supabase.co is often IPv6-only: use the pooler DSN " +
+				"(user postgres.<ref>) from the Supabase dashboard"
+		}
+		return more
+	})
 }
 
 // queryError re-words a failed statement, keeping the server's message minus users,
 // hosts and addresses: it usually says what is wrong.
 func (c connConfig) queryError(step, what string, err error) error {
-	category := classify(err)
-	switch category {
-	case drivers.CategoryAuth, drivers.CategoryNetwork, drivers.CategoryTimeout:
-		e := drivers.Errorf(step, drivers.KindConnection, err, "Postgres %s failed for step %s: %s",
-			what, step, phrase(category))
-		e.Category = category
-		return e
-	}
-	e := drivers.Errorf(step, drivers.KindQuery, err, "Postgres %s failed for step %s: %s",
-		what, step, sqlcommon.Scrub(serverText(err), c.literals()...))
-	e.Category = category
-	return e
+	return server.QueryError(step, what, err, c.literals()...)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
@@ -13,7 +12,12 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/osirisgo/osiris/internal/drivers"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon"
 )
+
+// server words this driver's failures the way every SQL driver does.
+var server = sqlcommon.Server{Name: "Postgres", Classify: classify, Phrase: phrase,
+	ServerText: serverText}
 
 // classify names the category of a Postgres failure from its SQLSTATE or error type,
 // never from its text.
@@ -53,19 +57,10 @@ func classify(err error) string {
 		errors.As(err, &hostnameErr) || errors.As(err, &recordErr) {
 		return drivers.CategoryNetwork
 	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		if netErr.Timeout() {
-			return drivers.CategoryTimeout
-		}
-		return drivers.CategoryNetwork
+	if category, ok := sqlcommon.NetworkCategory(err); ok {
+		return category
 	}
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, net.ErrClosed) {
-		return drivers.CategoryNetwork
-	}
-	var opErr *net.OpError
-	var dnsErr *net.DNSError
-	if errors.As(err, &opErr) || errors.As(err, &dnsErr) {
+	if errors.Is(err, net.ErrClosed) {
 		return drivers.CategoryNetwork
 	}
 	if errors.Is(err, context.Canceled) {

@@ -368,16 +368,7 @@ func (w *writeRun) drain(ctx context.Context) error {
 
 // inputError words a failure of the upstream stream or a cancellation.
 func (w *writeRun) inputError(err error) error {
-	var de *drivers.Error
-	if errors.As(err, &de) {
-		return err
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return drivers.Errorf(w.req.StepID, drivers.KindIO, err,
-			"Postgres write cancelled for step %s", w.req.StepID)
-	}
-	return drivers.Errorf(w.req.StepID, drivers.KindIO, err,
-		"Postgres write failed for step %s: reading the input failed", w.req.StepID)
+	return server.InputError(w.req.StepID, err)
 }
 
 // ensureTable checks the target exists, planning and running its DDL when the step
