@@ -65,11 +65,7 @@ func compileRun(cmd *cobra.Command, f *Factory, opts *CompileOptions) error {
 	if err != nil {
 		return err
 	}
-	p, err := f.Project()
-	if err != nil {
-		return err
-	}
-	reg, err := loadRegistry(f)
+	p, reg, err := loadProjectRegistry(f)
 	if err != nil {
 		return err
 	}

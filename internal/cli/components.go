@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/osirisgo/osiris/internal/config"
 	"github.com/osirisgo/osiris/internal/registry"
 )
 
@@ -38,18 +39,39 @@ func newCmdMCPComponents(f *Factory) *cobra.Command {
 }
 
 func loadRegistry(f *Factory) (*registry.Registry, error) {
+	_, reg, err := loadProjectRegistry(f)
+	return reg, err
+}
+
+// loadProjectRegistry opens the project and the component registry it sees (the built-in
+// specs and the project's own), logging the registry's warnings to stderr.
+func loadProjectRegistry(f *Factory) (*config.Project, *registry.Registry, error) {
 	p, err := f.Project()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reg, err := registry.Load(p.Root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, w := range reg.Warnings {
 		f.Logger().Warn(w)
 	}
-	return reg, nil
+	return p, reg, nil
+}
+
+// lookupComponent loads the registry and finds one component by name; an unknown name
+// is a validation error listing the names there are.
+func lookupComponent(f *Factory, name string) (*registry.Spec, error) {
+	reg, err := loadRegistry(f)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok := reg.Get(name)
+	if !ok {
+		return nil, unknownComponent(reg, name)
+	}
+	return spec, nil
 }
 
 // ComponentsListOptions filter 'components list'.
@@ -115,13 +137,9 @@ func newCmdComponentsShow(f *Factory) *cobra.Command {
 		Example: "osiris components show mysql.extractor --json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			reg, err := loadRegistry(f)
+			spec, err := lookupComponent(f, args[0])
 			if err != nil {
 				return err
-			}
-			spec, ok := reg.Get(args[0])
-			if !ok {
-				return unknownComponent(reg, args[0])
 			}
 			if f.JSON {
 				return f.Success(map[string]any{"component": spec.Raw, "runnable": spec.Runnable()})
@@ -177,13 +195,9 @@ func newCmdComponentsValidate(f *Factory) *cobra.Command {
 		Short: "Check a component spec (basic, enhanced or strict)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			reg, err := loadRegistry(f)
+			spec, err := lookupComponent(f, args[0])
 			if err != nil {
 				return err
-			}
-			spec, ok := reg.Get(args[0])
-			if !ok {
-				return unknownComponent(reg, args[0])
 			}
 			issues := validateSpec(spec, level)
 			if len(issues) > 0 {

@@ -244,11 +244,7 @@ func omlSaveRun(f *Factory, opts *OMLSaveOptions) error {
 	if err != nil {
 		return UsageError("%s", err.Error())
 	}
-	p, err := f.Project()
-	if err != nil {
-		return err
-	}
-	reg, err := loadRegistry(f)
+	p, reg, err := loadProjectRegistry(f)
 	if err != nil {
 		return err
 	}
@@ -473,11 +469,7 @@ func mcpOMLSaveRun(f *Factory, opts *MCPOMLSaveOptions, now time.Time) error {
 	if len(strings.TrimSpace(string(src))) == 0 {
 		return UsageError("the OML document on stdin is empty")
 	}
-	p, err := f.Project()
-	if err != nil {
-		return err
-	}
-	reg, err := loadRegistry(f)
+	p, reg, err := loadProjectRegistry(f)
 	if err != nil {
 		return err
 	}

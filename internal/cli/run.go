@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/osirisgo/osiris/internal/compile"
+	"github.com/osirisgo/osiris/internal/config"
 	"github.com/osirisgo/osiris/internal/connections"
 	_ "github.com/osirisgo/osiris/internal/drivers/all" // every driver a run may need
 	"github.com/osirisgo/osiris/internal/runner"
@@ -98,21 +99,7 @@ func runRun(cmd *cobra.Command, f *Factory, opts *RunOptions) error {
 	default:
 		return UsageError("--target must be local or e2b, got %q", opts.Target)
 	}
-	params, err := parseParams(opts.Params)
-	if err != nil {
-		return err
-	}
-	p, err := f.Project()
-	if err != nil {
-		return err
-	}
-	profile, err := p.ResolveProfile(opts.Profile)
-	if err != nil {
-		return err
-	}
-
-	started := time.Now()
-	manifestPath, pre, compileSecs, err := resolveManifest(cmd, f, opts, params)
+	run, err := prepareRun(cmd, f, opts)
 	if err != nil {
 		return err
 	}
@@ -126,9 +113,9 @@ func runRun(cmd *cobra.Command, f *Factory, opts *RunOptions) error {
 		progress = f.IO.ErrOut
 	}
 	res, runErr := runner.Run(cmd.Context(), runner.Options{
-		Project: p, ManifestPath: manifestPath, Profile: profile, Params: params,
-		RunID: opts.RunID, RunDir: opts.RunDir, EventSink: sink, Progress: progress,
-		OutDir: opts.OutDir, PreEvents: pre, Verbose: f.Verbose,
+		Project: run.project, ManifestPath: run.manifestPath, Profile: run.profile,
+		Params: run.params, RunID: opts.RunID, RunDir: opts.RunDir, EventSink: sink,
+		Progress: progress, OutDir: opts.OutDir, PreEvents: run.preEvents, Verbose: f.Verbose,
 	})
 	if opts.EventsStdout {
 		return finishEventsStdout(f, res, runErr)
@@ -136,7 +123,42 @@ func runRun(cmd *cobra.Command, f *Factory, opts *RunOptions) error {
 	if runErr != nil {
 		return runFailure(res, runErr)
 	}
-	return printRunResult(f, res, compileSecs, time.Since(started))
+	return printRunResult(f, res, run.compileSecs, time.Since(run.started))
+}
+
+// preparedRun is what a local and a remote run settle before starting: the --param
+// values, the project, the profile and the manifest (compiled from OML when needed).
+type preparedRun struct {
+	params       map[string]string
+	project      *config.Project
+	profile      string
+	started      time.Time
+	manifestPath string
+	preEvents    []runner.Event // compile events the run's event log starts with
+	compileSecs  *float64
+}
+
+func prepareRun(cmd *cobra.Command, f *Factory, opts *RunOptions) (*preparedRun, error) {
+	params, err := parseParams(opts.Params)
+	if err != nil {
+		return nil, err
+	}
+	p, err := f.Project()
+	if err != nil {
+		return nil, err
+	}
+	profile, err := p.ResolveProfile(opts.Profile)
+	if err != nil {
+		return nil, err
+	}
+
+	run := &preparedRun{params: params, project: p, profile: profile, started: time.Now()}
+	run.manifestPath, run.preEvents, run.compileSecs, err = resolveManifest(cmd, f, opts,
+		params)
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
 }
 
 // resolveManifest finds the manifest to run, compiling an OML file first. Compile events

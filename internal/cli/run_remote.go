@@ -40,24 +40,11 @@ func runRemote(cmd *cobra.Command, f *Factory, opts *RunOptions) error {
 		return ValidationError("e2b_config_error", err.Error(),
 			map[string]any{"phase": "prepare", "target": "e2b"})
 	}
-	params, err := parseParams(opts.Params)
+	run, err := prepareRun(cmd, f, opts)
 	if err != nil {
 		return err
 	}
-	p, err := f.Project()
-	if err != nil {
-		return err
-	}
-	profile, err := p.ResolveProfile(opts.Profile)
-	if err != nil {
-		return err
-	}
-
-	started := time.Now()
-	manifestPath, pre, compileSecs, err := resolveManifest(cmd, f, opts, params)
-	if err != nil {
-		return err
-	}
+	p, profile, started, manifestPath := run.project, run.profile, run.started, run.manifestPath
 	m, err := manifest.Load(manifestPath)
 	if err != nil {
 		return ValidationError("manifest_error", err.Error(), map[string]any{"phase": "prepare"})
@@ -76,7 +63,7 @@ func runRemote(cmd *cobra.Command, f *Factory, opts *RunOptions) error {
 	redactor := secrets.NewRedactor()
 	redactor.Add(cfg.APIKey.Reveal())
 	records := remote.NewRecorder(runDir, runID, redactor)
-	for _, ev := range pre {
+	for _, ev := range run.preEvents {
 		records.EventAt(ev.TS, ev.Name, ev.Fields)
 	}
 	var progress io.Writer
@@ -114,7 +101,7 @@ func runRemote(cmd *cobra.Command, f *Factory, opts *RunOptions) error {
 	if runErr != nil || !summary.ok {
 		return remoteFailure(f, summary, outcome, runErr, redactor)
 	}
-	return printRemoteResult(f, summary, compileSecs, total)
+	return printRemoteResult(f, summary, run.compileSecs, total)
 }
 
 func e2bOptions(f *Factory, cfg e2b.Config, opts *RunOptions) e2b.Options {

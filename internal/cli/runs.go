@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/osirisgo/osiris/internal/config"
 	"github.com/osirisgo/osiris/internal/fsutil"
 	"github.com/osirisgo/osiris/internal/runner"
 )
@@ -74,12 +75,40 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, UsageError("--since %q: want a number and d, h or m (7d, 24h, 30m)", s)
 }
 
-func runsList(f *Factory, opts *RunsListOptions) error {
-	since, err := parseSince(opts.Since, time.Now())
-	if err != nil {
-		return err
+// runSelection is the --pipeline, --profile and --since filter that 'runs list' and
+// 'aiop list' share.
+type runSelection struct {
+	pipeline, profile string
+	since             time.Time
+}
+
+// selectRuns parses the filter flags and opens the project whose records they select.
+func selectRuns(f *Factory, pipeline, profile, since string) (runSelection, *config.Project,
+	error) {
+	sel := runSelection{pipeline: pipeline, profile: profile}
+	var err error
+	if sel.since, err = parseSince(since, time.Now()); err != nil {
+		return sel, nil, err
 	}
 	p, err := f.Project()
+	return sel, p, err
+}
+
+// keeps reports whether a record of pipeline slug and profile started at startedAt
+// (RFC 3339) passes; with --since, a record whose time cannot be read is left out.
+func (sel runSelection) keeps(slug, profile, startedAt string) bool {
+	if sel.pipeline != "" && slug != sel.pipeline || sel.profile != "" && profile != sel.profile {
+		return false
+	}
+	if sel.since.IsZero() {
+		return true
+	}
+	ts, err := time.Parse(time.RFC3339, startedAt)
+	return err == nil && !ts.Before(sel.since)
+}
+
+func runsList(f *Factory, opts *RunsListOptions) error {
+	sel, p, err := selectRuns(f, opts.Pipeline, opts.Profile, opts.Since)
 	if err != nil {
 		return err
 	}
@@ -89,16 +118,9 @@ func runsList(f *Factory, opts *RunsListOptions) error {
 	}
 	out := []runner.RunRecord{}
 	for _, r := range recs {
-		if opts.Pipeline != "" && r.PipelineSlug != opts.Pipeline ||
-			opts.Profile != "" && r.Profile != opts.Profile ||
+		if !sel.keeps(r.PipelineSlug, r.Profile, r.RunTS) ||
 			opts.Tag != "" && !hasString(r.Tags, opts.Tag) {
 			continue
-		}
-		if !since.IsZero() {
-			ts, err := time.Parse(time.RFC3339, r.RunTS)
-			if err != nil || ts.Before(since) {
-				continue
-			}
 		}
 		out = append(out, r)
 		if opts.Limit > 0 && len(out) >= opts.Limit {
@@ -372,11 +394,7 @@ func aiopCommands(f *Factory, mcp bool) *cobra.Command {
 }
 
 func aiopList(f *Factory, opts *AIOPListOptions, mcp bool) error {
-	since, err := parseSince(opts.Since, time.Now())
-	if err != nil {
-		return err
-	}
-	p, err := f.Project()
+	sel, p, err := selectRuns(f, opts.Pipeline, opts.Profile, opts.Since)
 	if err != nil {
 		return err
 	}
@@ -386,14 +404,8 @@ func aiopList(f *Factory, opts *AIOPListOptions, mcp bool) error {
 	}
 	runs := []map[string]any{}
 	for _, r := range recs {
-		if opts.Pipeline != "" && r.PipelineSlug != opts.Pipeline ||
-			opts.Profile != "" && r.Profile != opts.Profile {
+		if !sel.keeps(r.PipelineSlug, r.Profile, r.StartedAt) {
 			continue
-		}
-		if !since.IsZero() {
-			if ts, err := time.Parse(time.RFC3339, r.StartedAt); err != nil || ts.Before(since) {
-				continue
-			}
 		}
 		item := map[string]any{"pipeline": r.PipelineSlug, "run_id": r.SessionID,
 			"profile": r.Profile, "timestamp": r.StartedAt, "status": r.Status,
