@@ -471,7 +471,7 @@ func (r *run) prepareStep(ctx context.Context, st *stepState) (*stepEnv, map[str
 
 	cleaned := secrets.MaskMap(cfg, secrets.Masked)
 	cleanedPath := filepath.Join(artifacts, "cleaned_config.json")
-	if err := writeJSONFile(cleanedPath, r.redactStrings(cleaned)); err != nil {
+	if err := writeJSONFile(cleanedPath, r.redactor.RedactStrings(cleaned)); err != nil {
 		r.logger.Warn("could not write cleaned_config.json", "step_id", id, "error", err)
 	} else {
 		r.event("artifact_created", map[string]any{"step_id": id,
@@ -807,26 +807,4 @@ func (r *run) writeStatus(res *Result) error {
 		st.Reason = r.redactor.Redact(res.Err.Msg)
 	}
 	return writeJSONFile(filepath.Join(r.runDir, "status.json"), st)
-}
-
-// redactStrings hides the run's literal secrets in every string of v, keeping keys and
-// the ***MASKED*** tokens already in place.
-func (r *run) redactStrings(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, val := range t {
-			out[k] = r.redactStrings(val)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, val := range t {
-			out[i] = r.redactStrings(val)
-		}
-		return out
-	case string:
-		return r.redactor.Redact(t)
-	}
-	return v
 }

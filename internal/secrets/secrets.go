@@ -271,22 +271,29 @@ func (r *Redactor) Redact(s string) string {
 
 // RedactValue applies Redact to every string inside v and masks secret-named keys. Use it
 // for event payloads and other structured records.
-func (r *Redactor) RedactValue(v any) any {
+func (r *Redactor) RedactValue(v any) any { return r.redactValue(v, true) }
+
+// RedactStrings applies Redact to every string inside v and, unlike RedactValue, does not
+// blank secret-named keys: for documents already masked by key (a cleaned config), whose
+// ***MASKED*** tokens must stay as they are while stray literal secrets still go.
+func (r *Redactor) RedactStrings(v any) any { return r.redactValue(v, false) }
+
+func (r *Redactor) redactValue(v any, maskKeys bool) any {
 	switch t := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, val := range t {
-			if IsSecretKey(k) && !isEmpty(val) && !isPlaceholderOnly(val) {
+			if maskKeys && IsSecretKey(k) && !isEmpty(val) && !isPlaceholderOnly(val) {
 				out[k] = Stars
 				continue
 			}
-			out[k] = r.RedactValue(val)
+			out[k] = r.redactValue(val, maskKeys)
 		}
 		return out
 	case []any:
 		out := make([]any, len(t))
 		for i, val := range t {
-			out[i] = r.RedactValue(val)
+			out[i] = r.redactValue(val, maskKeys)
 		}
 		return out
 	case []string:

@@ -105,3 +105,35 @@ func TestRedactorLiteralValues(t *testing.T) {
 		t.Fatalf("got %v", rec)
 	}
 }
+
+func TestRedactStringsKeepsKeysAndMaskedTokens(t *testing.T) {
+	r := NewRedactor()
+	r.Add("Zq9-sentinel-pw")
+	doc := map[string]any{
+		"password": Masked,
+		"token":    "${TOKEN}",
+		"api_key":  "plain-key-value",
+		"query":    "select 'Zq9-sentinel-pw'",
+		"hosts":    []any{"db1", map[string]any{"note": "pw Zq9-sentinel-pw"}},
+		"port":     3306,
+	}
+
+	got := r.RedactStrings(doc).(map[string]any)
+
+	if got["password"] != Masked || got["token"] != "${TOKEN}" || got["api_key"] != "plain-key-value" {
+		t.Fatalf("secret-named keys changed: %v", got)
+	}
+	if got["query"] != "select '***'" || got["port"] != 3306 {
+		t.Fatalf("strings or numbers wrong: %v", got)
+	}
+	nested := got["hosts"].([]any)[1].(map[string]any)
+	if nested["note"] != "pw ***" {
+		t.Fatalf("nested literal kept: %v", nested)
+	}
+	if doc["query"] != "select 'Zq9-sentinel-pw'" {
+		t.Fatal("the input document was modified")
+	}
+	if masked := r.RedactValue(doc).(map[string]any); masked["api_key"] != Stars {
+		t.Fatalf("RedactValue should blank a secret-named key: %v", masked["api_key"])
+	}
+}
