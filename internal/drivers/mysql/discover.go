@@ -4,12 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"time"
 
 	"github.com/osirisgo/osiris/internal/drivers"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon"
 )
 
 func init() {
@@ -194,36 +194,6 @@ func sampleRows(ctx context.Context, db *sql.DB, database, table string, n int) 
 		_ = rows.Close()
 		return nil, err
 	}
-	r := &rowReader{req: drivers.Request{Env: nopEnv{}}, rows: rows, batchSize: n,
-		zeroDates: map[string]int64{}, firstZero: map[string]int64{}}
-	for _, ct := range types {
-		var decl *columnDecl
-		if d, ok := decls[ct.Name()]; ok {
-			decl = &d
-		}
-		r.plans = append(r.plans, planColumn(ct.Name(), ct.DatabaseTypeName(), decl))
-	}
-	batch, err := r.readBatch(ctx)
-	_ = rows.Close()
-	if err != nil && err != io.EOF {
-		return nil, err
-	}
-	out := make([]map[string]any, 0, len(batch))
-	for _, row := range batch {
-		m := make(map[string]any, len(row))
-		for i, v := range row {
-			m[r.plans[i].column.Name] = v
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	r, cols := newRowReader(sqlcommon.NopEnv{}, "", rows, types, decls, n, time.Time{}, nil)
+	return sqlcommon.SampleRows(ctx, r, cols)
 }
-
-// nopEnv swallows the reports of a sample read, which is not a pipeline step.
-type nopEnv struct{}
-
-func (nopEnv) OutputDir() string            { return "" }
-func (nopEnv) BasePath() string             { return "" }
-func (nopEnv) Metric(string, any, string)   {}
-func (nopEnv) Event(string, map[string]any) {}
-func (nopEnv) Logger() *slog.Logger         { return discardLogger }

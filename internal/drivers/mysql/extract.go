@@ -3,8 +3,6 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -18,68 +16,8 @@ const prefetchDepth = 2
 // Extractor is the mysql.extractor step driver.
 type Extractor struct{}
 
-// extractConfig is a step's extraction settings beyond its connection.
-type extractConfig struct {
-	table     string
-	query     string
-	columns   []string
-	limit     int
-	offset    int
-	batchSize int
-}
-
-func readExtractConfig(step string, cfg map[string]any) (extractConfig, error) {
-	ec := extractConfig{
-		table:   sqlcommon.String(cfg, "table"),
-		query:   strings.TrimSpace(sqlcommon.String(cfg, "query")),
-		columns: sqlcommon.StringList(cfg, "columns"),
-	}
-	if ec.table == "" && ec.query == "" {
-		return ec, drivers.Errorf(step, drivers.KindConfig, nil,
-			"Step %s: 'table' or 'query' is required", step)
-	}
-	var err error
-	if ec.limit, err = sqlcommon.Int(step, cfg, "limit", 0); err != nil {
-		return ec, err
-	}
-	if ec.offset, err = sqlcommon.Int(step, cfg, "offset", 0); err != nil {
-		return ec, err
-	}
-	if ec.batchSize, err = sqlcommon.Int(step, cfg, "batch_size", drivers.DefaultBatchSize); err != nil {
-		return ec, err
-	}
-	if ec.batchSize < 1 || ec.limit < 0 || ec.offset < 0 {
-		return ec, drivers.Errorf(step, drivers.KindConfig, nil,
-			"Step %s: batch_size must be positive and limit, offset not negative", step)
-	}
-	return ec, nil
-}
-
-// sql builds the statement a table extraction runs.
-func (ec extractConfig) sql() string {
-	if ec.query != "" {
-		return ec.query
-	}
-	cols := "*"
-	if len(ec.columns) > 0 {
-		quoted := make([]string, len(ec.columns))
-		for i, c := range ec.columns {
-			quoted[i] = quoteIdent(c)
-		}
-		cols = strings.Join(quoted, ", ")
-	}
-	q := "SELECT " + cols + " FROM " + quoteIdent(ec.table)
-	switch {
-	case ec.limit > 0:
-		q += fmt.Sprintf(" LIMIT %d", ec.limit)
-	case ec.offset > 0:
-		q += " LIMIT 18446744073709551615"
-	}
-	if ec.offset > 0 {
-		q += fmt.Sprintf(" OFFSET %d", ec.offset)
-	}
-	return q
-}
+// mysqlNoLimit is the LIMIT MySQL needs before an OFFSET: the largest it takes.
+const mysqlNoLimit = "18446744073709551615"
 
 // quoteIdent back-ticks a MySQL identifier; a back-tick inside it is doubled, so any name
 // (spaces, $, quotes) is safe to put into SQL.
@@ -96,33 +34,33 @@ func (Extractor) Run(ctx context.Context, req drivers.Request) (drivers.Result, 
 	if err != nil {
 		return drivers.Result{}, err
 	}
-	ec, err := readExtractConfig(req.StepID, req.Config)
+	ec, err := sqlcommon.ReadExtraction(req.StepID, req.Config)
 	if err != nil {
 		return drivers.Result{}, err
 	}
 
 	started := time.Now()
-	env.Event("extraction.start", map[string]any{"step_id": req.StepID, "table": ec.table,
-		"batch_size": ec.batchSize})
+	env.Event("extraction.start", map[string]any{"step_id": req.StepID, "table": ec.Table,
+		"batch_size": ec.BatchSize})
 	db, err := conn.open(ctx, req.StepID, log)
 	if err != nil {
 		return drivers.Result{}, extractFailed(env, err)
 	}
 
 	var decls map[string]columnDecl
-	if ec.table != "" && ec.query == "" {
-		decls, err = columnDecls(ctx, db, conn.database, ec.table)
+	if ec.Table != "" && ec.Query == "" {
+		decls, err = columnDecls(ctx, db, conn.database, ec.Table)
 		if err != nil {
 			_ = db.Close()
 			return drivers.Result{}, extractFailed(env, conn.queryError(req.StepID, "query", err))
 		}
 	}
 
-	query := ec.sql()
+	query := ec.SelectSQL(quoteIdent(ec.Table), quoteIdent, mysqlNoLimit)
 	if conn.echo {
 		log.Debug("mysql query", "step_id", req.StepID, "sql", query)
 	}
-	stream, err := startStream(ctx, req, db, conn, query, decls, ec.batchSize, started)
+	stream, err := startStream(ctx, req, db, conn, query, decls, ec.BatchSize, started)
 	if err != nil {
 		_ = db.Close()
 		return drivers.Result{}, extractFailed(env, err)
@@ -135,19 +73,55 @@ func extractFailed(env drivers.StepEnv, err error) error {
 	return err
 }
 
-// rowReader reads one query's rows into typed batches and reports progress.
-type rowReader struct {
-	req       drivers.Request
-	conn      connConfig
-	rows      *sql.Rows
-	plans     []columnPlan
-	batchSize int
-	started   time.Time
+// zeroDates counts, per column, the zero dates ('0000-00-00') read as null, and the row
+// where each column had its first.
+type zeroDates struct {
+	counts map[string]int64
+	first  map[string]int64
+}
 
-	rowsRead  int64
-	zeroDates map[string]int64
-	firstZero map[string]int64
-	done      bool
+func (z *zeroDates) note(column string, row int64) {
+	if z.counts[column] == 0 {
+		z.first[column] = row
+	}
+	z.counts[column]++
+}
+
+// newRowReader plans each result column from its wire type and, when the query read a
+// table, its declared type (decls), and reads the rows into typed batches. A zero date
+// becomes null; at the end of the read each column that had any gets a warning.
+func newRowReader(env drivers.StepEnv, step string, rows *sql.Rows,
+	types []*sql.ColumnType, decls map[string]columnDecl, batchSize int, started time.Time,
+	queryError func(error) error) (*sqlcommon.RowReader, []drivers.Column) {
+	r := &sqlcommon.RowReader{Env: env, StepID: step, Rows: rows, BatchSize: batchSize,
+		Started: started, QueryError: queryError}
+	zeros := &zeroDates{counts: map[string]int64{}, first: map[string]int64{}}
+	cols := make([]drivers.Column, len(types))
+	for i, ct := range types {
+		var decl *columnDecl
+		if d, ok := decls[ct.Name()]; ok {
+			decl = &d
+		}
+		plan := planColumn(ct.Name(), ct.DatabaseTypeName(), decl)
+		cols[i] = plan.column
+		r.Convert = append(r.Convert, func(v any) any {
+			out, zero := plan.convert(v)
+			if zero {
+				zeros.note(plan.column.Name, r.RowsRead())
+			}
+			return out
+		})
+	}
+	r.BeforeComplete = func() {
+		for column, count := range zeros.counts {
+			env.Event("extraction.warning", map[string]any{"step_id": step,
+				"reason": "zero_date", "column": column, "rows": count,
+				"first_row": zeros.first[column]})
+			env.Logger().Warn("MySQL zero dates read as null", "step_id", step,
+				"column", column, "rows", count, "first_row", zeros.first[column])
+		}
+	}
+	return r, cols
 }
 
 // startStream runs the query on the queryCtx that the returned stream cancels on Close.
@@ -167,106 +141,10 @@ func startStream(ctx context.Context, req drivers.Request, db *sql.DB, conn conn
 		return nil, conn.queryError(req.StepID, "query", err)
 	}
 
-	r := &rowReader{req: req, conn: conn, rows: rows, batchSize: batchSize, started: started,
-		zeroDates: map[string]int64{}, firstZero: map[string]int64{}}
-	cols := make([]drivers.Column, len(types))
-	for i, ct := range types {
-		var decl *columnDecl
-		if d, ok := decls[ct.Name()]; ok {
-			decl = &d
-		}
-		r.plans = append(r.plans, planColumn(ct.Name(), ct.DatabaseTypeName(), decl))
-		cols[i] = r.plans[i].column
-	}
-
-	release := func() error {
-		rowsErr := rows.Close()
-		cancel()
-		dbErr := db.Close()
-		if rowsErr != nil {
-			return rowsErr
-		}
-		return dbErr
-	}
-	return sqlcommon.StartPrefetch(queryCtx, cols, prefetchDepth, r.readBatch, release), nil
-}
-
-// readBatch reads up to batchSize rows. It runs on the prefetch goroutine only.
-func (r *rowReader) readBatch(ctx context.Context) ([][]any, error) {
-	if r.done {
-		return nil, io.EOF
-	}
-	width := len(r.plans)
-	batch := make([][]any, 0, min(r.batchSize, 1024))
-	dest := make([]any, width)
-	ptrs := make([]any, width)
-	for i := range dest {
-		ptrs[i] = &dest[i]
-	}
-
-	for len(batch) < r.batchSize && r.rows.Next() {
-		if err := r.rows.Scan(ptrs...); err != nil {
-			return nil, r.fail(err)
-		}
-		r.rowsRead++
-		row := make([]any, width)
-		for i, v := range dest {
-			if v == nil {
-				continue
-			}
-			out, zero := r.plans[i].convert(v)
-			if zero {
-				r.noteZeroDate(r.plans[i].column.Name)
-			}
-			row[i] = out
-		}
-		batch = append(batch, row)
-	}
-	if err := r.rows.Err(); err != nil {
-		return nil, r.fail(err)
-	}
-	if len(batch) == r.batchSize {
-		r.req.Env.Event("extraction.progress", map[string]any{"rows_read": r.rowsRead})
-		return batch, nil
-	}
-
-	r.done = true
-	r.finish()
-	if len(batch) == 0 {
-		return nil, io.EOF
-	}
-	return batch, nil
-}
-
-func (r *rowReader) noteZeroDate(column string) {
-	if r.zeroDates[column] == 0 {
-		r.firstZero[column] = r.rowsRead
-	}
-	r.zeroDates[column]++
-}
-
-// finish reports the end of a successful extraction.
-func (r *rowReader) finish() {
-	env := r.req.Env
-	for column, count := range r.zeroDates {
-		env.Event("extraction.warning", map[string]any{"step_id": r.req.StepID,
-			"reason": "zero_date", "column": column, "rows": count,
-			"first_row": r.firstZero[column]})
-		env.Logger().Warn("MySQL zero dates read as null", "step_id", r.req.StepID,
-			"column", column, "rows", count, "first_row", r.firstZero[column])
-	}
-	durationMS := time.Since(r.started).Milliseconds()
-	env.Metric("rows_read", r.rowsRead, "rows")
-	env.Metric("duration_ms", durationMS, "ms")
-	env.Event("extraction.complete", map[string]any{"step_id": r.req.StepID,
-		"rows": r.rowsRead, "duration_ms": durationMS})
-}
-
-func (r *rowReader) fail(err error) error {
-	r.done = true
-	safe := r.conn.queryError(r.req.StepID, "query", err)
-	r.req.Env.Event("extraction.error", map[string]any{"error": safe.Error()})
-	return safe
+	r, cols := newRowReader(req.Env, req.StepID, rows, types, decls, batchSize, started,
+		func(err error) error { return conn.queryError(req.StepID, "query", err) })
+	release := sqlcommon.ReleaseQuery(rows, cancel, db)
+	return sqlcommon.StartPrefetch(queryCtx, cols, prefetchDepth, r.ReadBatch, release), nil
 }
 
 // columnDecls reads the declared types of a table's columns, which tell tinyint(1),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"time"
@@ -172,35 +171,11 @@ func sampleRows(ctx context.Context, db *sql.DB, schema, table string, n int) (
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	types, err := rows.ColumnTypes()
 	if err != nil {
+		_ = rows.Close()
 		return nil, err
 	}
-	r := &rowReader{req: drivers.Request{Env: nopEnv{}}, rows: rows, batchSize: n}
-	for _, ct := range types {
-		r.plans = append(r.plans, planColumn(ct))
-	}
-	batch, err := r.readBatch(ctx)
-	if err != nil && err != io.EOF {
-		return nil, err
-	}
-	out := make([]map[string]any, 0, len(batch))
-	for _, row := range batch {
-		m := make(map[string]any, len(row))
-		for i, v := range row {
-			m[r.plans[i].column.Name] = v
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	r, cols := newRowReader(sqlcommon.NopEnv{}, "", rows, types, n, time.Time{}, nil)
+	return sqlcommon.SampleRows(ctx, r, cols)
 }
-
-// nopEnv swallows the reports of a sample read, which is not a pipeline step.
-type nopEnv struct{}
-
-func (nopEnv) OutputDir() string            { return "" }
-func (nopEnv) BasePath() string             { return "" }
-func (nopEnv) Metric(string, any, string)   {}
-func (nopEnv) Event(string, map[string]any) {}
-func (nopEnv) Logger() *slog.Logger         { return discardLogger }

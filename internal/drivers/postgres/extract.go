@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"strings"
 	"time"
@@ -44,67 +43,25 @@ func (d Driver) Run(ctx context.Context, req drivers.Request) (drivers.Result, e
 	return d.extract(ctx, req)
 }
 
+// extractConfig is a step's extraction settings: the shared ones and the schema of the
+// table (public unless the step names one).
 type extractConfig struct {
-	schema    string
-	table     string
-	query     string
-	columns   []string
-	limit     int
-	offset    int
-	batchSize int
+	sqlcommon.Extraction
+	schema string
 }
 
 func readExtractConfig(step string, cfg map[string]any) (extractConfig, error) {
-	ec := extractConfig{
-		schema:  sqlcommon.String(cfg, "schema"),
-		table:   sqlcommon.String(cfg, "table"),
-		query:   strings.TrimSpace(sqlcommon.String(cfg, "query")),
-		columns: sqlcommon.StringList(cfg, "columns"),
-	}
+	ec := extractConfig{schema: sqlcommon.String(cfg, "schema")}
 	if ec.schema == "" {
 		ec.schema = "public"
 	}
-	if ec.table == "" && ec.query == "" {
-		return ec, drivers.Errorf(step, drivers.KindConfig, nil,
-			"Step %s: 'table' or 'query' is required", step)
-	}
 	var err error
-	if ec.limit, err = sqlcommon.Int(step, cfg, "limit", 0); err != nil {
-		return ec, err
-	}
-	if ec.offset, err = sqlcommon.Int(step, cfg, "offset", 0); err != nil {
-		return ec, err
-	}
-	if ec.batchSize, err = sqlcommon.Int(step, cfg, "batch_size", drivers.DefaultBatchSize); err != nil {
-		return ec, err
-	}
-	if ec.batchSize < 1 || ec.limit < 0 || ec.offset < 0 {
-		return ec, drivers.Errorf(step, drivers.KindConfig, nil,
-			"Step %s: batch_size must be positive and limit, offset not negative", step)
-	}
-	return ec, nil
+	ec.Extraction, err = sqlcommon.ReadExtraction(step, cfg)
+	return ec, err
 }
 
 func (ec extractConfig) sql() string {
-	if ec.query != "" {
-		return ec.query
-	}
-	cols := "*"
-	if len(ec.columns) > 0 {
-		quoted := make([]string, len(ec.columns))
-		for i, c := range ec.columns {
-			quoted[i] = pq.QuoteIdentifier(c)
-		}
-		cols = strings.Join(quoted, ", ")
-	}
-	q := "SELECT " + cols + " FROM " + qualified(ec.schema, ec.table)
-	if ec.limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", ec.limit)
-	}
-	if ec.offset > 0 {
-		q += fmt.Sprintf(" OFFSET %d", ec.offset)
-	}
-	return q
+	return ec.SelectSQL(qualified(ec.schema, ec.Table), pq.QuoteIdentifier, "")
 }
 
 func qualified(schema, table string) string {
@@ -123,8 +80,8 @@ func (d Driver) extract(ctx context.Context, req drivers.Request) (drivers.Resul
 	}
 
 	started := time.Now()
-	env.Event("extraction.start", map[string]any{"step_id": req.StepID, "table": ec.table,
-		"schema": ec.schema, "batch_size": ec.batchSize})
+	env.Event("extraction.start", map[string]any{"step_id": req.StepID, "table": ec.Table,
+		"schema": ec.schema, "batch_size": ec.BatchSize})
 	db, err := conn.open(ctx, req.StepID, env.Logger(), 1)
 	if err != nil {
 		env.Event("extraction.error", map[string]any{"error": err.Error()})
@@ -147,23 +104,26 @@ func (d Driver) extract(ctx context.Context, req drivers.Request) (drivers.Resul
 		_ = db.Close()
 		return drivers.Result{}, conn.queryError(req.StepID, "query", err)
 	}
-	r := &rowReader{req: req, conn: conn, rows: rows, batchSize: ec.batchSize, started: started}
+	r, cols := newRowReader(env, req.StepID, rows, types, ec.BatchSize, started,
+		func(err error) error { return conn.queryError(req.StepID, "query", err) })
+	return drivers.Result{Rows: sqlcommon.StartPrefetch(queryCtx, cols, prefetchDepth,
+		r.ReadBatch, sqlcommon.ReleaseQuery(rows, cancel, db))}, nil
+}
+
+// newRowReader plans each result column from its Postgres type and reads the rows into
+// typed batches.
+func newRowReader(env drivers.StepEnv, step string, rows *sql.Rows, types []*sql.ColumnType,
+	batchSize int, started time.Time, queryError func(error) error) (*sqlcommon.RowReader,
+	[]drivers.Column) {
+	r := &sqlcommon.RowReader{Env: env, StepID: step, Rows: rows, BatchSize: batchSize,
+		Started: started, QueryError: queryError}
 	cols := make([]drivers.Column, len(types))
 	for i, ct := range types {
-		r.plans = append(r.plans, planColumn(ct))
-		cols[i] = r.plans[i].column
+		plan := planColumn(ct)
+		cols[i] = plan.column
+		r.Convert = append(r.Convert, plan.convert)
 	}
-	release := func() error {
-		rowsErr := rows.Close()
-		cancel()
-		dbErr := db.Close()
-		if rowsErr != nil {
-			return rowsErr
-		}
-		return dbErr
-	}
-	return drivers.Result{Rows: sqlcommon.StartPrefetch(queryCtx, cols, prefetchDepth,
-		r.readBatch, release)}, nil
+	return r, cols
 }
 
 type columnPlan struct {
@@ -246,66 +206,4 @@ func toJSON(v any) any {
 		return json.RawMessage(t)
 	}
 	return v
-}
-
-type rowReader struct {
-	req       drivers.Request
-	conn      connConfig
-	rows      *sql.Rows
-	plans     []columnPlan
-	batchSize int
-	started   time.Time
-	rowsRead  int64
-	done      bool
-}
-
-// readBatch reads up to batchSize rows; it runs on the prefetch goroutine only.
-func (r *rowReader) readBatch(ctx context.Context) ([][]any, error) {
-	if r.done {
-		return nil, io.EOF
-	}
-	width := len(r.plans)
-	batch := make([][]any, 0, min(r.batchSize, 1024))
-	dest := make([]any, width)
-	ptrs := make([]any, width)
-	for i := range dest {
-		ptrs[i] = &dest[i]
-	}
-	for len(batch) < r.batchSize && r.rows.Next() {
-		if err := r.rows.Scan(ptrs...); err != nil {
-			return nil, r.fail(err)
-		}
-		r.rowsRead++
-		row := make([]any, width)
-		for i, v := range dest {
-			if v != nil {
-				row[i] = r.plans[i].convert(v)
-			}
-		}
-		batch = append(batch, row)
-	}
-	if err := r.rows.Err(); err != nil {
-		return nil, r.fail(err)
-	}
-	if len(batch) == r.batchSize {
-		r.req.Env.Event("extraction.progress", map[string]any{"rows_read": r.rowsRead})
-		return batch, nil
-	}
-	r.done = true
-	durationMS := time.Since(r.started).Milliseconds()
-	r.req.Env.Metric("rows_read", r.rowsRead, "rows")
-	r.req.Env.Metric("duration_ms", durationMS, "ms")
-	r.req.Env.Event("extraction.complete", map[string]any{"step_id": r.req.StepID,
-		"rows": r.rowsRead, "duration_ms": durationMS})
-	if len(batch) == 0 {
-		return nil, io.EOF
-	}
-	return batch, nil
-}
-
-func (r *rowReader) fail(err error) error {
-	r.done = true
-	safe := r.conn.queryError(r.req.StepID, "query", err)
-	r.req.Env.Event("extraction.error", map[string]any{"error": safe.Error()})
-	return safe
 }
