@@ -233,11 +233,7 @@ func (s *extractStream) finish() {
 	if s.env == nil {
 		return
 	}
-	ms := time.Since(s.started).Milliseconds()
-	s.env.Metric("rows_read", s.rowsRead, "rows")
-	s.env.Metric("duration_ms", ms, "ms")
-	s.env.Event("extraction.complete", map[string]any{"step_id": s.step,
-		"rows": s.rowsRead, "duration_ms": ms})
+	drivers.ReportExtracted(s.env, s.step, s.rowsRead, s.started)
 }
 
 // Close releases the cursor and the database; it is safe to call more than once.
