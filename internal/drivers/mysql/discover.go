@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 
 	"github.com/osirisgo/osiris/internal/drivers"
@@ -47,35 +46,23 @@ func (Writer) Doctor(ctx context.Context, conn map[string]any,
 }
 
 func doctor(ctx context.Context, raw map[string]any, timeout time.Duration) drivers.DoctorResult {
-	if timeout <= 0 {
-		timeout = 2 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, result := sqlcommon.StartDoctor(ctx, timeout, phrase)
 	defer cancel()
-	started := time.Now()
-	result := func(category string) drivers.DoctorResult {
-		ms := float64(time.Since(started).Microseconds()) / 1000
-		return drivers.DoctorResult{OK: category == drivers.CategoryOK,
-			LatencyMS: math.Round(ms*100) / 100, Category: category, Message: phrase(category)}
-	}
 
 	conn, err := readConn("doctor", map[string]any{"resolved_connection": raw})
 	if err != nil {
-		r := result(drivers.CategoryConfig)
-		r.Message = "Connection settings incomplete"
-		return r
+		return result(drivers.CategoryConfig, "Connection settings incomplete")
 	}
 	conn.poolSize = 1
 	db, err := conn.open(ctx, "doctor", discardLogger)
 	if err != nil {
-		return result(categoryOf(err))
+		return result(categoryOf(err), "")
 	}
 	defer db.Close()
-	var one int
-	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return result(classify(err))
+	if err := sqlcommon.SelectOne(ctx, db); err != nil {
+		return result(classify(err), "")
 	}
-	return result(drivers.CategoryOK)
+	return result(drivers.CategoryOK, "")
 }
 
 func categoryOf(err error) string {
@@ -87,11 +74,7 @@ func categoryOf(err error) string {
 
 func discover(ctx context.Context, cfg map[string]any,
 	opts drivers.DiscoverOptions) (*drivers.Discovery, error) {
-	wrapped := cfg
-	if _, ok := cfg["resolved_connection"]; !ok {
-		wrapped = map[string]any{"resolved_connection": cfg}
-	}
-	conn, err := readConn("discovery", wrapped)
+	conn, err := readConn("discovery", sqlcommon.AsConnection(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -102,37 +85,18 @@ func discover(ctx context.Context, cfg map[string]any,
 	}
 	defer db.Close()
 
-	names, err := tableNames(ctx, db)
+	names, err := sqlcommon.Strings(ctx, db, `SELECT TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`)
 	if err != nil {
 		return nil, conn.queryError("discovery", "discovery", err)
 	}
-	out := &drivers.Discovery{Tables: []drivers.TableInfo{}}
-	for _, name := range names {
-		info, err := describeTable(ctx, db, conn.database, name, opts.Samples)
-		if err != nil {
-			return nil, conn.queryError("discovery", "discovery", err)
-		}
-		out.Tables = append(out.Tables, info)
+	out, err := sqlcommon.DescribeTables(names, func(table string) (drivers.TableInfo, error) {
+		return describeTable(ctx, db, conn.database, table, opts.Samples)
+	})
+	if err != nil {
+		return nil, conn.queryError("discovery", "discovery", err)
 	}
 	return out, nil
-}
-
-func tableNames(ctx context.Context, db *sql.DB) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT TABLE_NAME FROM information_schema.TABLES
-		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		names = append(names, name)
-	}
-	return names, rows.Err()
 }
 
 func describeTable(ctx context.Context, db *sql.DB, database, table string,

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 
 	"github.com/osirisgo/osiris/internal/drivers"
@@ -17,20 +16,8 @@ var discardLogger = slog.New(slog.DiscardHandler)
 // Doctor tests the connection with SELECT 1: ok, or the failure's category.
 func (d Driver) Doctor(ctx context.Context, raw map[string]any,
 	timeout time.Duration) drivers.DoctorResult {
-	if timeout <= 0 {
-		timeout = 2 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, result := sqlcommon.StartDoctor(ctx, timeout, phrase)
 	defer cancel()
-	started := time.Now()
-	result := func(category, message string) drivers.DoctorResult {
-		ms := float64(time.Since(started).Microseconds()) / 1000
-		if message == "" {
-			message = phrase(category)
-		}
-		return drivers.DoctorResult{OK: category == drivers.CategoryOK,
-			LatencyMS: math.Round(ms*100) / 100, Category: category, Message: message}
-	}
 
 	conn, err := readConn("doctor", d.family, map[string]any{"resolved_connection": raw})
 	if err != nil {
@@ -47,8 +34,7 @@ func (d Driver) Doctor(ctx context.Context, raw map[string]any,
 		return result(classify(err), "")
 	}
 	defer db.Close()
-	var one int
-	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := sqlcommon.SelectOne(ctx, db); err != nil {
 		return result(classify(err), "")
 	}
 	return result(drivers.CategoryOK, "")
@@ -58,10 +44,7 @@ func (d Driver) Doctor(ctx context.Context, raw map[string]any,
 // types, primary keys, exact row counts and up to opts.Samples sample rows.
 func (d Driver) Discover(ctx context.Context, cfg map[string]any,
 	opts drivers.DiscoverOptions) (*drivers.Discovery, error) {
-	wrapped := cfg
-	if _, ok := cfg["resolved_connection"]; !ok {
-		wrapped = map[string]any{"resolved_connection": cfg}
-	}
+	wrapped := sqlcommon.AsConnection(cfg)
 	conn, err := readConn("discovery", d.family, wrapped)
 	if err != nil {
 		return nil, err
@@ -76,37 +59,18 @@ func (d Driver) Discover(ctx context.Context, cfg map[string]any,
 	}
 	defer db.Close()
 
-	names, err := stringColumn(ctx, db, `SELECT table_name FROM information_schema.tables
+	names, err := sqlcommon.Strings(ctx, db, `SELECT table_name FROM information_schema.tables
 		WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, schema)
 	if err != nil {
 		return nil, conn.queryError("discovery", "discovery", err)
 	}
-	out := &drivers.Discovery{Tables: []drivers.TableInfo{}}
-	for _, name := range names {
-		info, err := describeTable(ctx, db, schema, name, opts.Samples)
-		if err != nil {
-			return nil, conn.queryError("discovery", "discovery", err)
-		}
-		out.Tables = append(out.Tables, info)
+	out, err := sqlcommon.DescribeTables(names, func(table string) (drivers.TableInfo, error) {
+		return describeTable(ctx, db, schema, table, opts.Samples)
+	})
+	if err != nil {
+		return nil, conn.queryError("discovery", "discovery", err)
 	}
 	return out, nil
-}
-
-func stringColumn(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 func describeTable(ctx context.Context, db *sql.DB, schema, table string,
@@ -140,7 +104,7 @@ func describeTable(ctx context.Context, db *sql.DB, schema, table string,
 		return info, err
 	}
 
-	info.PrimaryKeys, err = stringColumn(ctx, db, `SELECT k.column_name
+	info.PrimaryKeys, err = sqlcommon.Strings(ctx, db, `SELECT k.column_name
 		FROM information_schema.table_constraints c
 		JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name
 			AND k.constraint_schema = c.constraint_schema AND k.table_name = c.table_name
