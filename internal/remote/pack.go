@@ -144,13 +144,7 @@ func selectFiles(runDir string, opts PackOptions) (*Index, error) {
 			}
 			return nil
 		}
-		sum, err := fileSHA256(p)
-		if err != nil {
-			return err
-		}
-		index.Files = append(index.Files, IndexEntry{Path: rel, Size: info.Size(), SHA256: sum})
-		index.TotalBytes += info.Size()
-		return nil
+		return index.add(p, rel, info.Size())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list run directory: %w", err)
@@ -183,12 +177,17 @@ func addInclude(index *Index, runDir, inc string) error {
 			Reason: "output file not found in the sandbox"})
 		return nil
 	}
+	return index.add(p, rel, info.Size())
+}
+
+// add lists the file at p under its run-relative name with its size and SHA-256.
+func (index *Index) add(p, rel string, size int64) error {
 	sum, err := fileSHA256(p)
 	if err != nil {
 		return err
 	}
-	index.Files = append(index.Files, IndexEntry{Path: rel, Size: info.Size(), SHA256: sum})
-	index.TotalBytes += info.Size()
+	index.Files = append(index.Files, IndexEntry{Path: rel, Size: size, SHA256: sum})
+	index.TotalBytes += size
 	return nil
 }
 
