@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -115,21 +114,13 @@ func (Writer) Run(ctx context.Context, req drivers.Request) (drivers.Result, err
 	}
 
 	w := &writeRun{req: req, conn: conn, wc: wc, input: input, cols: input.Columns()}
-	started := time.Now()
-	req.Env.Event("write.start", map[string]any{"step_id": req.StepID, "table": wc.table,
-		"mode": wc.mode, "batch_size": wc.batchSize})
-	path, err := w.run(ctx)
-	if err != nil {
-		req.Env.Event("write.error", map[string]any{"step_id": req.StepID, "error": err.Error()})
-		return drivers.Result{}, err
-	}
-
-	durationMS := time.Since(started).Milliseconds()
-	req.Env.Metric("rows_written", w.written, "rows")
-	req.Env.Metric("duration_ms", durationMS, "ms")
-	req.Env.Event("write.complete", map[string]any{"step_id": req.StepID, "table": wc.table,
-		"rows_written": w.written, "duration_ms": durationMS, "load_path": path})
-	return drivers.Result{}, nil
+	err = sqlcommon.ReportWrite(req.Env, req.StepID, wc.table,
+		map[string]any{"mode": wc.mode, "batch_size": wc.batchSize},
+		func() (int64, map[string]any, error) {
+			path, err := w.run(ctx)
+			return w.written, map[string]any{"load_path": path}, err
+		})
+	return drivers.Result{}, err
 }
 
 func (w *writeRun) run(ctx context.Context) (string, error) {
@@ -243,23 +234,8 @@ func (w *writeRun) ensureTable(ctx context.Context, conn *sql.Conn) error {
 // createTableSQL is the DDL of create_table: each stream type maps to one MySQL type
 // (docs/databases.md lists the map).
 func createTableSQL(table string, cols []drivers.Column, keys []string) string {
-	isKey := map[string]bool{}
-	for _, k := range keys {
-		isKey[k] = true
-	}
-	defs := make([]string, 0, len(cols)+1)
-	for _, c := range cols {
-		defs = append(defs, quoteIdent(c.Name)+" "+mysqlType(c, isKey[c.Name]))
-	}
-	if len(keys) > 0 {
-		quoted := make([]string, len(keys))
-		for i, k := range keys {
-			quoted[i] = quoteIdent(k)
-		}
-		defs = append(defs, "PRIMARY KEY ("+strings.Join(quoted, ", ")+")")
-	}
-	return "CREATE TABLE IF NOT EXISTS " + quoteIdent(table) + " (\n  " +
-		strings.Join(defs, ",\n  ") + "\n) DEFAULT CHARSET=utf8mb4"
+	return sqlcommon.CreateTableSQL(quoteIdent(table), cols, keys, quoteIdent, mysqlType,
+		" DEFAULT CHARSET=utf8mb4")
 }
 
 func mysqlType(c drivers.Column, key bool) string {
@@ -395,13 +371,10 @@ func (w *writeRun) insertRows(ctx context.Context, tx *sql.Tx) error {
 }
 
 func (w *writeRun) drainEmpty(ctx context.Context) error {
-	for {
-		if _, err := w.input.Next(ctx); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return w.inputError(err)
-		}
+	if err := sqlcommon.Drain(ctx, w.input); err != nil {
+		return w.inputError(err)
 	}
+	return nil
 }
 
 // loadData streams the input into LOAD DATA LOCAL INFILE through the MySQL library's

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/lib/pq"
 
@@ -101,21 +100,12 @@ func (d Driver) write(ctx context.Context, req drivers.Request) error {
 		return err
 	}
 	w := &writeRun{req: req, conn: conn, wc: wc, input: input, cols: input.Columns()}
-
-	started := time.Now()
-	req.Env.Event("write.start", map[string]any{"step_id": req.StepID, "table": wc.table,
-		"schema": wc.schema, "mode": wc.mode, "batch_size": wc.batchSize})
-	if err := w.run(ctx); err != nil {
-		req.Env.Event("write.error", map[string]any{"step_id": req.StepID, "error": err.Error()})
-		return err
-	}
-	durationMS := time.Since(started).Milliseconds()
-	req.Env.Metric("rows_written", w.written, "rows")
-	req.Env.Metric("duration_ms", durationMS, "ms")
-	req.Env.Event("write.complete", map[string]any{"step_id": req.StepID, "table": wc.table,
-		"rows_written": w.written, "duration_ms": durationMS, "channel_used": "sql",
-		"load_path": "copy"})
-	return nil
+	return sqlcommon.ReportWrite(req.Env, req.StepID, wc.table,
+		map[string]any{"schema": wc.schema, "mode": wc.mode, "batch_size": wc.batchSize},
+		func() (int64, map[string]any, error) {
+			err := w.run(ctx)
+			return w.written, map[string]any{"channel_used": "sql", "load_path": "copy"}, err
+		})
 }
 
 func (w *writeRun) run(ctx context.Context) error {
@@ -355,15 +345,10 @@ func (w *writeRun) feedCopy(ctx context.Context, cd copyData) error {
 }
 
 func (w *writeRun) drain(ctx context.Context) error {
-	for {
-		_, err := w.input.Next(ctx)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return w.inputError(err)
-		}
+	if err := sqlcommon.Drain(ctx, w.input); err != nil {
+		return w.inputError(err)
 	}
+	return nil
 }
 
 // inputError words a failure of the upstream stream or a cancellation.
@@ -451,15 +436,8 @@ func writePlan(dir, ddl string) (string, error) {
 
 // createTableSQL is the DDL of create_if_missing (docs/databases.md lists the type map).
 func createTableSQL(schema, table string, cols []drivers.Column, keys []string) string {
-	defs := make([]string, 0, len(cols)+1)
-	for _, c := range cols {
-		defs = append(defs, pq.QuoteIdentifier(c.Name)+" "+postgresType(c))
-	}
-	if len(keys) > 0 {
-		defs = append(defs, "PRIMARY KEY ("+quoteAll(keys)+")")
-	}
-	return "CREATE TABLE IF NOT EXISTS " + qualified(schema, table) + " (\n  " +
-		strings.Join(defs, ",\n  ") + "\n)"
+	return sqlcommon.CreateTableSQL(qualified(schema, table), cols, keys, pq.QuoteIdentifier,
+		func(c drivers.Column, _ bool) string { return postgresType(c) }, "")
 }
 
 func postgresType(c drivers.Column) string {
