@@ -85,14 +85,10 @@ func discover(ctx context.Context, cfg map[string]any,
 	}
 	defer db.Close()
 
-	names, err := sqlcommon.Strings(ctx, db, `SELECT TABLE_NAME FROM information_schema.TABLES
-		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`)
-	if err != nil {
-		return nil, conn.queryError("discovery", "discovery", err)
-	}
-	out, err := sqlcommon.DescribeTables(names, func(table string) (drivers.TableInfo, error) {
+	out, err := sqlcommon.DiscoverTables(ctx, db, func(table string) (drivers.TableInfo, error) {
 		return describeTable(ctx, db, conn.database, table, opts.Samples)
-	})
+	}, `SELECT TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`)
 	if err != nil {
 		return nil, conn.queryError("discovery", "discovery", err)
 	}

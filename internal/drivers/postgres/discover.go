@@ -59,14 +59,10 @@ func (d Driver) Discover(ctx context.Context, cfg map[string]any,
 	}
 	defer db.Close()
 
-	names, err := sqlcommon.Strings(ctx, db, `SELECT table_name FROM information_schema.tables
-		WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, schema)
-	if err != nil {
-		return nil, conn.queryError("discovery", "discovery", err)
-	}
-	out, err := sqlcommon.DescribeTables(names, func(table string) (drivers.TableInfo, error) {
+	out, err := sqlcommon.DiscoverTables(ctx, db, func(table string) (drivers.TableInfo, error) {
 		return describeTable(ctx, db, schema, table, opts.Samples)
-	})
+	}, `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, schema)
 	if err != nil {
 		return nil, conn.queryError("discovery", "discovery", err)
 	}

@@ -64,10 +64,16 @@ func Strings(ctx context.Context, db *sql.DB, query string, args ...any) ([]stri
 	return out, rows.Err()
 }
 
-// DescribeTables describes each named table in turn. It stops at the first failure and
-// returns it as it is, for the driver to word.
-func DescribeTables(names []string, describe func(table string) (drivers.TableInfo, error)) (
-	*drivers.Discovery, error) {
+// DiscoverTables lists the tables that listQuery names (one a row, args its
+// parameters) and describes each in turn. It stops at the first failure and returns it as
+// it is, for the driver to word.
+func DiscoverTables(ctx context.Context, db *sql.DB,
+	describe func(table string) (drivers.TableInfo, error), listQuery string,
+	args ...any) (*drivers.Discovery, error) {
+	names, err := Strings(ctx, db, listQuery, args...)
+	if err != nil {
+		return nil, err
+	}
 	out := &drivers.Discovery{Tables: []drivers.TableInfo{}}
 	for _, name := range names {
 		info, err := describe(name)
