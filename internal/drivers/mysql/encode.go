@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/osirisgo/osiris/internal/drivers"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon"
 )
 
 // encodeRows writes the input in LOAD DATA's default text format: tab between fields,
@@ -88,25 +89,8 @@ func appendField(b []byte, typ string, v any) []byte {
 	return appendEscaped(b, fmt.Sprint(v))
 }
 
-func appendEscaped(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case 0:
-			b = append(b, '\\', '0')
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
+// appendEscaped appends s in LOAD DATA's escaping, NUL included.
+func appendEscaped(b []byte, s string) []byte { return sqlcommon.AppendEscaped(b, s, true) }
 
 // insertArg is a value as an INSERT placeholder takes it.
 func insertArg(typ string, v any) any {

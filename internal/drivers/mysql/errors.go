@@ -53,20 +53,12 @@ func classify(err error) string {
 // phrase is the fixed wording of a category, shown instead of server text.
 func phrase(category string) string {
 	switch category {
-	case drivers.CategoryOK:
-		return "Connection successful"
-	case drivers.CategoryAuth:
-		return "Authentication failed"
-	case drivers.CategoryNetwork:
-		return "Cannot connect to server"
 	case drivers.CategoryPermission:
 		return "Access denied to database"
-	case drivers.CategoryTimeout:
-		return "Connection timeout"
 	case drivers.CategoryConfig:
 		return "Unknown database"
 	}
-	return "Connection test failed"
+	return sqlcommon.Phrase(category)
 }
 
 // serverText is what the server said about a failed statement (its number and message),

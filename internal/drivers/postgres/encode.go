@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/osirisgo/osiris/internal/drivers"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon"
 )
 
 // appendRow appends one row in COPY's text format: tab-separated, \N for null,
@@ -97,19 +98,5 @@ func (w *writeRun) appendText(buf []byte, col int, s string) ([]byte, error) {
 		s = strings.ReplaceAll(s, "\x00", "")
 		w.stripped++
 	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			buf = append(buf, '\\', '\\')
-		case '\n':
-			buf = append(buf, '\\', 'n')
-		case '\r':
-			buf = append(buf, '\\', 'r')
-		case '\t':
-			buf = append(buf, '\\', 't')
-		default:
-			buf = append(buf, c)
-		}
-	}
-	return buf, nil
+	return sqlcommon.AppendEscaped(buf, s, false), nil
 }

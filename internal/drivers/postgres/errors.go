@@ -72,22 +72,14 @@ func classify(err error) string {
 // phrase is the fixed wording of a category, shown instead of server text.
 func phrase(category string) string {
 	switch category {
-	case drivers.CategoryOK:
-		return "Connection successful"
-	case drivers.CategoryAuth:
-		return "Authentication failed"
-	case drivers.CategoryNetwork:
-		return "Cannot connect to server"
 	case drivers.CategoryPermission:
 		return "Permission denied"
-	case drivers.CategoryTimeout:
-		return "Connection timeout"
 	case drivers.CategoryConfig:
 		return "Database does not exist"
 	case "cancelled":
 		return "cancelled"
 	}
-	return "Connection test failed"
+	return sqlcommon.Phrase(category)
 }
 
 // serverText is the server's message with its SQLSTATE and, for COPY, where it happened

@@ -76,6 +76,23 @@ func (s Server) InputError(step string, err error) error {
 		"%s write failed for step %s: reading the input failed", s.Name, step)
 }
 
+// Phrase is the fixed wording of the categories every SQL driver shares, and of an
+// unknown one. A driver words permission and config failures (and any category of its
+// own) in its server's terms first, then falls back to this.
+func Phrase(category string) string {
+	switch category {
+	case drivers.CategoryOK:
+		return "Connection successful"
+	case drivers.CategoryAuth:
+		return "Authentication failed"
+	case drivers.CategoryNetwork:
+		return "Cannot connect to server"
+	case drivers.CategoryTimeout:
+		return "Connection timeout"
+	}
+	return "Connection test failed"
+}
+
 // NetworkCategory classifies a failure on the way to the server (dial, DNS, timeout, a
 // connection the driver gave up on) as timeout or network. ok is false for any other
 // error, which the driver then reads by its own types.
