@@ -2,11 +2,11 @@ package mysql
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/osirisgo/osiris/internal/drivers"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon/sqltest"
 )
 
 // TestDiscoverDescribesTablesWithTypedSamples checks a table's entry in discovery:
@@ -23,31 +23,10 @@ func TestDiscoverDescribesTablesWithTypedSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var table *drivers.TableInfo
-	for i := range got.Tables {
-		if got.Tables[i].Name == "disc_c" {
-			table = &got.Tables[i]
-		}
-	}
-	if table == nil {
-		t.Fatalf("disc_c not discovered: %+v", got.Tables)
-	}
-	var types []string
-	for _, c := range table.Columns {
-		types = append(types, c.Name+" "+c.Type)
-	}
-	if got, want := strings.Join(types, ", "), "id int(11), flag tinyint(1), day date, note text"; got != want {
-		t.Errorf("columns %s, want %s", got, want)
-	}
-	if len(table.PrimaryKeys) != 1 || table.PrimaryKeys[0] != "id" {
-		t.Errorf("primary keys %v", table.PrimaryKeys)
-	}
-	if table.RowCount == nil || *table.RowCount != 3 {
-		t.Errorf("row count %v", table.RowCount)
-	}
-	if len(table.SampleData) != 2 {
-		t.Fatalf("samples %v, want 2", table.SampleData)
-	}
+	table := sqltest.DiscoveredTable(t, got, "disc_c")
+	sqltest.AssertTable(t, table,
+		"id int(11), flag tinyint(1), day date, note text",
+		[]string{"id"}, 3, 2)
 	first := table.SampleData[0]
 	if first["id"] != int64(1) || first["flag"] != true || first["note"] != "a" ||
 		!first["day"].(time.Time).Equal(time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)) {

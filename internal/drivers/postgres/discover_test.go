@@ -3,10 +3,10 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/osirisgo/osiris/internal/drivers"
+	"github.com/osirisgo/osiris/internal/drivers/sqlcommon/sqltest"
 )
 
 // TestDiscoverDescribesTablesWithTypedSamples checks a table's entry in discovery of the
@@ -28,32 +28,10 @@ func TestDiscoverDescribesTablesWithTypedSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var table *drivers.TableInfo
-	for i := range got.Tables {
-		if got.Tables[i].Name == "disc_c" {
-			table = &got.Tables[i]
-		}
-	}
-	if table == nil {
-		t.Fatalf("disc_c not discovered: %+v", got.Tables)
-	}
-	var types []string
-	for _, c := range table.Columns {
-		types = append(types, c.Name+" "+c.Type)
-	}
-	if got, want := strings.Join(types, ", "),
-		"id bigint, price numeric(10,2), label character varying(20), doc jsonb"; got != want {
-		t.Errorf("columns %s, want %s", got, want)
-	}
-	if len(table.PrimaryKeys) != 1 || table.PrimaryKeys[0] != "id" {
-		t.Errorf("primary keys %v", table.PrimaryKeys)
-	}
-	if table.RowCount == nil || *table.RowCount != 3 {
-		t.Errorf("row count %v", table.RowCount)
-	}
-	if len(table.SampleData) != 2 {
-		t.Fatalf("samples %v, want 2", table.SampleData)
-	}
+	table := sqltest.DiscoveredTable(t, got, "disc_c")
+	sqltest.AssertTable(t, table,
+		"id bigint, price numeric(10,2), label character varying(20), doc jsonb",
+		[]string{"id"}, 3, 2)
 	first := table.SampleData[0]
 	if first["id"] != int64(1) || first["price"] != drivers.Decimal("9.50") ||
 		first["label"] != "a" || string(first["doc"].(json.RawMessage)) != `{"k": 1}` {

@@ -176,3 +176,44 @@ func CancelMidExtraction(t testing.TB,
 	}
 	return res.Rows.Close()
 }
+
+// DiscoveredTable returns the named table's entry in a discovery (which also lists other
+// tests' tables), failing the test when it is missing.
+func DiscoveredTable(t testing.TB, d *drivers.Discovery, name string) drivers.TableInfo {
+	t.Helper()
+	for _, table := range d.Tables {
+		if table.Name == name {
+			return table
+		}
+	}
+	t.Fatalf("%s not discovered: %+v", name, d.Tables)
+	return drivers.TableInfo{}
+}
+
+// ColumnTypes lists a discovered table's columns as "name type", in order.
+func ColumnTypes(table drivers.TableInfo) string {
+	parts := make([]string, len(table.Columns))
+	for i, c := range table.Columns {
+		parts[i] = c.Name + " " + c.Type
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AssertTable checks a discovered table's columns ("name type, ..."), primary key, row
+// count and number of sample rows.
+func AssertTable(t testing.TB, table drivers.TableInfo, columns string, keys []string,
+	rowCount int64, samples int) {
+	t.Helper()
+	if got := ColumnTypes(table); got != columns {
+		t.Errorf("%s columns %s, want %s", table.Name, got, columns)
+	}
+	if strings.Join(table.PrimaryKeys, ",") != strings.Join(keys, ",") {
+		t.Errorf("%s primary keys %v, want %v", table.Name, table.PrimaryKeys, keys)
+	}
+	if table.RowCount == nil || *table.RowCount != rowCount {
+		t.Errorf("%s row count %v, want %d", table.Name, table.RowCount, rowCount)
+	}
+	if len(table.SampleData) != samples {
+		t.Fatalf("%s samples %v, want %d", table.Name, table.SampleData, samples)
+	}
+}
