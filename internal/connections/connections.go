@@ -90,15 +90,29 @@ func Load(path string) (*File, error) {
 		return nil, &Error{Kind: KindConfig, Msg: fmt.Sprintf(
 			"%s:%d: connections must be a mapping of families", path, conns.Line)}
 	}
+	familyLines := map[string]int{}
 	for i := 0; i+1 < len(conns.Content); i += 2 {
 		family, aliases := conns.Content[i].Value, conns.Content[i+1]
+		if first, dup := familyLines[family]; dup {
+			return nil, &Error{Kind: KindConfig, Msg: fmt.Sprintf(
+				"%s:%d: family %q is defined twice (first at line %d)", path,
+				conns.Content[i].Line, family, first)}
+		}
+		familyLines[family] = conns.Content[i].Line
 		if aliases.Kind != yaml.MappingNode {
 			return nil, &Error{Kind: KindConfig, Msg: fmt.Sprintf(
 				"%s:%d: connections.%s must be a mapping of aliases", path, aliases.Line, family)}
 		}
 		f.Families = append(f.Families, family)
+		aliasLines := map[string]int{}
 		for j := 0; j+1 < len(aliases.Content); j += 2 {
 			name, body := aliases.Content[j].Value, aliases.Content[j+1]
+			if first, dup := aliasLines[name]; dup {
+				return nil, &Error{Kind: KindConfig, Msg: fmt.Sprintf(
+					"%s:%d: alias %s.%s is defined twice (first at line %d)", path,
+					aliases.Content[j].Line, family, name, first)}
+			}
+			aliasLines[name] = aliases.Content[j].Line
 			if !aliasPattern.MatchString(name) {
 				return nil, &Error{Kind: KindConfig, Msg: fmt.Sprintf(
 					"%s:%d: alias %q may only hold letters, digits, '_' and '-'", path,
