@@ -167,11 +167,7 @@ func (r *RowReader) finish() {
 	if r.BeforeComplete != nil {
 		r.BeforeComplete()
 	}
-	durationMS := time.Since(r.Started).Milliseconds()
-	r.Env.Metric("rows_read", r.rowsRead, "rows")
-	r.Env.Metric("duration_ms", durationMS, "ms")
-	r.Env.Event("extraction.complete", map[string]any{"step_id": r.StepID,
-		"rows": r.rowsRead, "duration_ms": durationMS})
+	drivers.ReportExtracted(r.Env, r.StepID, r.rowsRead, r.Started)
 }
 
 func (r *RowReader) fail(err error) error {
