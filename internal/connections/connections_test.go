@@ -130,9 +130,12 @@ func TestMaskedKeepsPlaceholdersAndHidesValues(t *testing.T) {
 func TestLoadRejectsBadShapes(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
-		"notmap.yaml":   "connections: [a, b]\n",
-		"badalias.yaml": "connections:\n  mysql:\n    \"bad alias\": {host: x}\n",
-		"broken.yaml":   "connections:\n  mysql: {\n",
+		"notmap.yaml":    "connections: [a, b]\n",
+		"badalias.yaml":  "connections:\n  mysql:\n    \"bad alias\": {host: x}\n",
+		"broken.yaml":    "connections:\n  mysql: {\n",
+		"dupfamily.yaml": "connections:\n  fs:\n    a: {x: 1}\n  fs:\n    b: {x: 2}\n",
+		"dupalias.yaml":  "connections:\n  fs:\n    a: {x: 1}\n    a: {x: 2}\n",
+		"dupfield.yaml":  "connections:\n  fs:\n    a:\n      x: 1\n      x: 2\n",
 	} {
 		path := filepath.Join(dir, name)
 		os.WriteFile(path, []byte(body), 0o600)
