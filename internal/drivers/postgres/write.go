@@ -74,15 +74,14 @@ func readWriteConfig(step string, cfg map[string]any) (writeConfig, error) {
 
 // writeRun is one write step in progress.
 type writeRun struct {
-	req        drivers.Request
-	conn       connConfig
-	wc         writeConfig
-	input      drivers.Stream
-	cols       []drivers.Column
-	written    int64
-	stripped   int64
-	batches    int
-	lastReport int64
+	req      drivers.Request
+	conn     connConfig
+	wc       writeConfig
+	input    drivers.Stream
+	cols     []drivers.Column
+	written  int64
+	stripped int64
+	batches  int
 }
 
 func (d Driver) write(ctx context.Context, req drivers.Request) error {
