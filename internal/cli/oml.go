@@ -140,11 +140,19 @@ func printReport(f *Factory, r fileReport) {
 			is.Message, is.Type)
 	}
 	if r.Valid {
-		f.Printf("%s: valid OML (%d warnings)\n", r.File, len(r.Warnings))
+		f.Printf("%s: valid OML (%s)\n", r.File, plural(len(r.Warnings), "warning"))
 	} else {
-		f.Printf("%s: invalid OML (%d errors, %d warnings)\n", r.File, len(r.Errors),
-			len(r.Warnings))
+		f.Printf("%s: invalid OML (%s, %s)\n", r.File, plural(len(r.Errors), "error"),
+			plural(len(r.Warnings), "warning"))
 	}
+}
+
+// plural writes "1 error", "2 errors".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func validateOMLFile(f *Factory, reg *registry.Registry, file string) fileReport {
