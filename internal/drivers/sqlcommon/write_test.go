@@ -54,7 +54,8 @@ func TestDrain(t *testing.T) {
 }
 
 func TestCreateTableSQL(t *testing.T) {
-	cols := []drivers.Column{{Name: "id", Type: drivers.TypeInt}, {Name: "s", Type: drivers.TypeString}}
+	cols := []drivers.Column{{Name: "id", Type: drivers.TypeInt},
+		{Name: "s", Type: drivers.TypeString}}
 	quote := func(s string) string { return "[" + s + "]" }
 	typ := func(c drivers.Column, key bool) string {
 		if key {
