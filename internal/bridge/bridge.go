@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -113,12 +114,15 @@ func (b *Bridge) Run(ctx context.Context, req Request) (*Reply, error) {
 			Details: map[string]any{"reason": "payload_too_large", "limit_bytes": b.OutputLimit},
 		}
 	case errors.Is(runErr, context.DeadlineExceeded):
-		seconds := int(req.Timeout.Round(time.Second) / time.Second)
+		// The timeout is shown as configured (0.5s stays 0.5s), not rounded.
+		seconds := req.Timeout.Seconds()
+		code := FamilyDiscovery + "/E_CONN_TIMEOUT"
 		return nil, &Failure{
-			Code: FamilyDiscovery + "/E_CONN_TIMEOUT", Family: FamilyDiscovery,
-			Message: fmt.Sprintf("CLI command timed out after %ds", seconds),
+			Code: code, Family: FamilyDiscovery,
+			Message: "CLI command timed out after " +
+				strconv.FormatFloat(seconds, 'f', -1, 64) + "s",
 			Path:    []string{"cli_bridge", "timeout"},
-			Suggest: SuggestForCode("E_CONN_TIMEOUT") + " (" + Command(req.Args) + ")",
+			Suggest: SuggestForCode(code) + " (" + Command(req.Args) + ")",
 			Details: map[string]any{"timeout_seconds": seconds},
 		}
 	case errors.Is(runErr, context.Canceled):

@@ -331,3 +331,22 @@ func TestFindCLI(t *testing.T) {
 		t.Errorf("PATH: got %q, %v", got, err)
 	}
 }
+
+func TestTimeoutMessageAndSuggestion(t *testing.T) {
+	b := newBridge(t, "sleep")
+	_, err := b.Run(context.Background(), Request{
+		Args: []string{"mcp", "connections", "list"}, Timeout: 500 * time.Millisecond,
+	})
+	f := failure(t, err)
+	if f.Message != "CLI command timed out after 0.5s" {
+		t.Errorf("message %q, want the configured 0.5s", f.Message)
+	}
+	want := SuggestForCode("DISCOVERY/E_CONN_TIMEOUT")
+	if want == "" || !strings.HasPrefix(f.Suggest, want) ||
+		!strings.HasSuffix(f.Suggest, "(mcp connections list)") {
+		t.Errorf("suggest %q, want %q followed by the command", f.Suggest, want)
+	}
+	if f.Details["timeout_seconds"] != 0.5 {
+		t.Errorf("details %v", f.Details)
+	}
+}
