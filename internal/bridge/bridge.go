@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -24,9 +25,9 @@ import (
 // DefaultKillGrace is how long a child gets between SIGTERM and SIGKILL.
 const DefaultKillGrace = 2 * time.Second
 
-// pipeDrainDelay is how long Wait keeps reading the child's pipes after it exited. Only
-// a grandchild that inherited them keeps them open that long; a loaded machine may need
-// more than a moment to drain what the child wrote just before exiting.
+// pipeDrainDelay bounds how long the bridge keeps reading the child's pipes after the
+// child exited and its process group was killed. Only a process that left the group
+// (setsid) can keep them open that long.
 const pipeDrainDelay = 5 * time.Second
 
 // stderrTailBytes bounds how much of the child's stderr is kept for error messages.
@@ -166,6 +167,10 @@ func semanticCode(fixedMessage string) string {
 }
 
 // execute runs the child and returns its stdout, the tail of its stderr and its exit code.
+//
+// The child's stdio are pipes the bridge owns, so Wait returns as soon as the child exits
+// even when a process it started still holds them. The whole process group is then
+// killed, which closes the pipes, and what the child wrote is read to the end.
 func (b *Bridge) execute(ctx context.Context, req Request) ([]byte, string, int, error) {
 	args := append(append([]string{}, withoutJSONFlag(req.Args)...), "--json")
 	cmd := exec.Command(b.CLIPath, args...)
@@ -173,25 +178,24 @@ func (b *Bridge) execute(ctx context.Context, req Request) ([]byte, string, int,
 	cmd.Env = b.childEnv(req.CorrelationID)
 	// Limitation: process groups are POSIX; the bridge does not build for Windows yet.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if req.Stdin != nil {
-		cmd.Stdin = bytes.NewReader(req.Stdin)
-	}
 	overflow := make(chan struct{})
 	stdout := &cappedBuffer{limit: b.OutputLimit, overflow: overflow}
 	stderr := &tailBuffer{limit: stderrTailBytes}
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
 	grace := b.KillGrace
 	if grace <= 0 {
 		grace = DefaultKillGrace
 	}
-	// A grandchild that keeps our pipes open must not hold Wait forever.
-	cmd.WaitDelay = pipeDrainDelay
 
+	pipes, err := newChildPipes(cmd, req.Stdin)
+	if err != nil {
+		return nil, "", -1, err
+	}
 	if err := cmd.Start(); err != nil {
+		pipes.closeAll()
 		return nil, "", -1, err
 	}
 	pgid := cmd.Process.Pid
+	drained := pipes.serve(stdout, stderr)
 
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -207,8 +211,9 @@ func (b *Bridge) execute(ctx context.Context, req Request) ([]byte, string, int,
 		reason = errOutputLimit
 		waitErr = stopGroup(pgid, grace, done)
 	}
-	// Whatever the child left behind in its group goes too.
+	// Whatever the child left behind in its group goes too; that closes the pipes.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	pipes.finish(drained)
 
 	if reason == nil && stdout.exceeded() {
 		reason = errOutputLimit
@@ -220,14 +225,97 @@ func (b *Bridge) execute(ctx context.Context, req Request) ([]byte, string, int,
 	if waitErr != nil {
 		var exitErr *exec.ExitError
 		if !errors.As(waitErr, &exitErr) {
-			if errors.Is(waitErr, exec.ErrWaitDelay) {
-				return stdout.Bytes(), stderr.String(), cmd.ProcessState.ExitCode(), nil
-			}
 			return nil, stderr.String(), -1, waitErr
 		}
 		exitCode = exitErr.ExitCode()
 	}
 	return stdout.Bytes(), stderr.String(), exitCode, nil
+}
+
+// childPipes are the child's stdin, stdout and stderr. The child gets the far ends as
+// plain files; the bridge keeps the near ends and copies through them itself.
+type childPipes struct {
+	stdin          []byte
+	stdinWrite     *os.File
+	stdoutRead     *os.File
+	stderrRead     *os.File
+	childEnds      []*os.File
+	stdinDone      chan struct{}
+	readersStopped sync.Once
+}
+
+func newChildPipes(cmd *exec.Cmd, stdin []byte) (*childPipes, error) {
+	p := &childPipes{stdin: stdin, stdinDone: make(chan struct{})}
+	stdinRead, stdinWrite, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	p.stdinWrite = stdinWrite
+	p.childEnds = append(p.childEnds, stdinRead)
+	stdoutRead, stdoutWrite, err := os.Pipe()
+	if err != nil {
+		p.closeAll()
+		return nil, err
+	}
+	p.stdoutRead = stdoutRead
+	p.childEnds = append(p.childEnds, stdoutWrite)
+	stderrRead, stderrWrite, err := os.Pipe()
+	if err != nil {
+		p.closeAll()
+		return nil, err
+	}
+	p.stderrRead = stderrRead
+	p.childEnds = append(p.childEnds, stderrWrite)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinRead, stdoutWrite, stderrWrite
+	return p, nil
+}
+
+// serve closes the child's ends in this process (so that a pipe closes when the child's
+// group is gone), feeds stdin and copies stdout and stderr. The returned channel closes
+// when both outputs reached their end.
+func (p *childPipes) serve(stdout, stderr io.Writer) <-chan struct{} {
+	for _, f := range p.childEnds {
+		_ = f.Close()
+	}
+	p.childEnds = nil
+
+	go func() {
+		defer close(p.stdinDone)
+		// A child that does not read its stdin makes this write fail; that is its choice.
+		_, _ = p.stdinWrite.Write(p.stdin)
+		_ = p.stdinWrite.Close()
+	}()
+
+	drained := make(chan struct{})
+	var copies sync.WaitGroup
+	copies.Add(2)
+	go func() { defer copies.Done(); _, _ = io.Copy(stdout, p.stdoutRead) }()
+	go func() { defer copies.Done(); _, _ = io.Copy(stderr, p.stderrRead) }()
+	go func() { copies.Wait(); close(drained) }()
+	return drained
+}
+
+// finish waits, after the child's group was killed, until its output is read to the
+// end. Only a process that left the group can keep a pipe open; after pipeDrainDelay the
+// bridge stops reading and closes its ends.
+func (p *childPipes) finish(drained <-chan struct{}) {
+	timer := time.NewTimer(pipeDrainDelay)
+	defer timer.Stop()
+	select {
+	case <-drained:
+	case <-timer.C:
+	}
+	p.closeAll()
+	<-drained
+	<-p.stdinDone
+}
+
+func (p *childPipes) closeAll() {
+	for _, f := range append(p.childEnds, p.stdinWrite, p.stdoutRead, p.stderrRead) {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
 }
 
 // stopGroup sends SIGTERM to the process group, then SIGKILL after grace if the leader

@@ -83,6 +83,20 @@ func fakeOsiris(mode string, args []string) int {
 	case "sleep":
 		time.Sleep(time.Hour)
 		return 0
+	case "orphan":
+		// Exit at once, leaving a grandchild that holds stdout and stderr open.
+		child := exec.Command(os.Args[0])
+		child.Env = append(os.Environ(), "FAKE_OSIRIS_MODE=sleep")
+		child.Stdout, child.Stderr = os.Stdout, os.Stderr
+		if err := child.Start(); err != nil {
+			return 3
+		}
+		if dir := os.Getenv("FAKE_PID_DIR"); dir != "" {
+			pids := fmt.Sprintf("%d %d", os.Getpid(), child.Process.Pid)
+			_ = os.WriteFile(filepath.Join(dir, "pids"), []byte(pids), 0o600)
+		}
+		fmt.Println(`{"status":"success","left":"a grandchild"}`)
+		return 0
 	}
 	return 99
 }
@@ -348,5 +362,40 @@ func TestTimeoutMessageAndSuggestion(t *testing.T) {
 	}
 	if f.Details["timeout_seconds"] != 0.5 {
 		t.Errorf("details %v", f.Details)
+	}
+}
+
+// A CLI that exits while a process it started still holds its stdout is answered when
+// the CLI exits, not when the stragglers give up the pipe, and the stragglers are killed.
+// The timeout is shorter than the pipe drain delay, so waiting for the pipe to close
+// would end in a timeout error instead of the CLI's reply.
+func TestReplyComesWhenTheCLIExitsAndItsGrandchildIsKilled(t *testing.T) {
+	pidDir := t.TempDir()
+	b := newBridge(t, "orphan", "FAKE_PID_DIR="+pidDir)
+	reply, err := b.Run(context.Background(), Request{
+		Args: []string{"mcp", "connections", "list"}, Timeout: pipeDrainDelay - time.Second,
+	})
+	if err != nil {
+		t.Fatalf("want the CLI's reply, got %v", err)
+	}
+	if !strings.Contains(string(reply.Object), `"left":"a grandchild"`) {
+		t.Errorf("reply %s", reply.Object)
+	}
+
+	raw, err := os.ReadFile(filepath.Join(pidDir, "pids"))
+	if err != nil {
+		t.Fatalf("fake CLI wrote no pids: %v", err)
+	}
+	var leader, grandchild int
+	if _, err := fmt.Sscanf(string(raw), "%d %d", &leader, &grandchild); err != nil {
+		t.Fatal(err)
+	}
+	// Killed at once; init reaps it shortly after.
+	deadline := time.Now().Add(10 * time.Second)
+	for !processGone(grandchild) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !processGone(grandchild) {
+		t.Errorf("grandchild %d of the CLI survived", grandchild)
 	}
 }
