@@ -430,7 +430,8 @@ func failureFromDocument(doc map[string]any, exitCode int) *Failure {
 		code = c
 		family, _, _ = strings.Cut(c, "/")
 	} else {
-		family, code = DeriveCode(message, FamilyOfExitCode(exitCode))
+		errorType, _ := doc["error_type"].(string)
+		family, code = DocumentCode(message, errorType, exitCode)
 	}
 
 	path := []string{}

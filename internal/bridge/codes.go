@@ -153,6 +153,50 @@ func DeriveCode(message, fallbackFamily string) (family, code string) {
 	return family, family + "/" + suffix
 }
 
+// DocumentCode gives a CLI error document that carries no code its family and code. A
+// message naming a problem of the taxonomy keeps that fixed code; otherwise the
+// document's error_type becomes the suffix ("not_found" → NOT_FOUND) under the family of
+// the exit code, so "Run not found: r1" and "Run not found: r2" share one code. Only a
+// document without error_type gets a code hashed from its message.
+func DocumentCode(message, errorType string, exitCode int) (family, code string) {
+	fallback := FamilyOfExitCode(exitCode)
+	if MatchSuffix(message) != "" {
+		return DeriveCode(message, fallback)
+	}
+	suffix := errorTypeSuffix(errorType)
+	if suffix == "" {
+		return DeriveCode(message, fallback)
+	}
+	family = fallback
+	if named := FamilyOfSuffix(suffix); named != "" {
+		family = named
+	}
+	return family, family + "/" + suffix
+}
+
+// errorTypeSuffix upper-cases a snake_case error type into a code suffix: letters,
+// digits and single underscores, at most 64 characters.
+func errorTypeSuffix(errorType string) string {
+	var b strings.Builder
+	gap := false
+	for _, r := range strings.ToUpper(errorType) {
+		switch {
+		case r >= 'A' && r <= 'Z' || r >= '0' && r <= '9':
+			if gap && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			gap = false
+			b.WriteRune(r)
+		default:
+			gap = true
+		}
+		if b.Len() >= 64 {
+			break
+		}
+	}
+	return b.String()
+}
+
 // SuggestForCode is the hint shown with a connection error code, or "".
 func SuggestForCode(code string) string {
 	_, suffix, _ := strings.Cut(code, "/")

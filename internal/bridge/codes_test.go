@@ -76,3 +76,47 @@ func TestRedactMessage(t *testing.T) {
 		}
 	}
 }
+
+// An error document without a code gets one from its error_type, so that the same kind of
+// failure has the same code whatever ids its message names.
+func TestDocumentWithoutCodeTakesItsCodeFromErrorType(t *testing.T) {
+	cases := []struct {
+		doc      string
+		exitCode int
+		want     string
+	}{
+		{`{"status":"error","error_type":"not_found","message":"Run not found: r1"}`, 2,
+			"SCHEMA/NOT_FOUND"},
+		{`{"status":"error","error_type":"not_found","message":"Run not found: r2-other"}`, 2,
+			"SCHEMA/NOT_FOUND"},
+		{`{"status":"error","error_type":"memory_write_failed",` +
+			`"message":"Memory capture failed: disk full at /tmp/a"}`, 1,
+			"SEMANTIC/MEMORY_WRITE_FAILED"},
+		{`{"status":"error","error_type":"memory_write_failed",` +
+			`"message":"Memory capture failed: disk full at /tmp/b"}`, 1,
+			"SEMANTIC/MEMORY_WRITE_FAILED"},
+		// A message naming a problem the taxonomy knows keeps that fixed code.
+		{`{"status":"error","error_type":"x","message":"connection not found: @mysql.x"}`, 1,
+			"DISCOVERY/DISC001"},
+		{`{"status":"error","error_type":"bad type!","message":"odd"}`, 1, "SEMANTIC/BAD_TYPE"},
+		// A code in the document always wins.
+		{`{"status":"error","error_type":"not_found","message":"Run not found: r1",` +
+			`"code":"POLICY/POL004"}`, 2, "POLICY/POL004"},
+	}
+	for _, c := range cases {
+		f := classifyFailure([]byte(c.doc), "", c.exitCode)
+		if f.Code != c.want {
+			t.Errorf("%s (exit %d): code %s, want %s", c.doc, c.exitCode, f.Code, c.want)
+		}
+		if family, _, _ := strings.Cut(c.want, "/"); f.Family != family {
+			t.Errorf("%s: family %s", c.doc, f.Family)
+		}
+	}
+
+	// Neither code nor error_type: hashed from the message, as before.
+	f := classifyFailure([]byte(`{"status":"error","message":"odd"}`), "", 1)
+	_, want := DeriveCode("odd", FamilySemantic)
+	if f.Code != want {
+		t.Errorf("code %s, want %s", f.Code, want)
+	}
+}

@@ -346,7 +346,8 @@ func TestCLIFailureIsRedactedEnvelope(t *testing.T) {
 func TestCLIErrorDocument(t *testing.T) {
 	h := newHarness(t, "error-doc", nil)
 	r := h.call("aiop_show", map[string]any{"run_id": "r1"})
-	if r.errObj()["message"] != "Run not found: r1" || r.errObj()["family"] != "SCHEMA" {
+	if r.errObj()["message"] != "Run not found: r1" || r.errObj()["family"] != "SCHEMA" ||
+		r.code() != "SCHEMA/NOT_FOUND" {
 		t.Fatalf("%v", r.env)
 	}
 }
