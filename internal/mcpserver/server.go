@@ -331,7 +331,7 @@ func (s *Server) succeed(c *call, result json.RawMessage) *mcp.CallToolResult {
 		"status": "success",
 	})
 	s.opts.Telemetry.RecordToolCall(telemetry.ToolCall{
-		Tool: c.toolName, OK: true, DurationMS: env.Meta.DurationMS, BytesIn: c.bytesIn,
+		CorrelationID: c.correlationID, Tool: c.toolName, OK: true, DurationMS: env.Meta.DurationMS, BytesIn: c.bytesIn,
 		BytesOut: bytesOut,
 	})
 	return &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent(string(text))}}
@@ -348,7 +348,7 @@ func (s *Server) fail(c *call, te *toolError) *mcp.CallToolResult {
 		"error": te.Message,
 	})
 	s.opts.Telemetry.RecordToolCall(telemetry.ToolCall{
-		Tool: c.toolName, OK: false, DurationMS: env.Meta.DurationMS, BytesIn: c.bytesIn,
+		CorrelationID: c.correlationID, Tool: c.toolName, OK: false, DurationMS: env.Meta.DurationMS, BytesIn: c.bytesIn,
 		BytesOut: bytesOut, Error: te.Code,
 	})
 	return &mcp.CallToolResult{

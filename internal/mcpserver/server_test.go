@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -445,5 +446,25 @@ func TestConcurrentCallsAreAuditedAndCountedExactly(t *testing.T) {
 	}
 	if snap := h.telemetry.Snapshot(); snap.ToolCalls != calls || snap.Errors != 0 {
 		t.Errorf("telemetry %+v", snap)
+	}
+}
+
+// Telemetry tool_call records carry the call's correlation id, for successes and for
+// rejected calls alike, so a record can be joined with its envelope and audit lines.
+func TestTelemetryToolCallCarriesTheCorrelationID(t *testing.T) {
+	h := newHarness(t, "echo", nil)
+	ok := h.call("connections_list", map[string]any{})
+	rejected := h.call("memory_capture", map[string]any{"consent": false})
+	dir := filepath.Join(h.auditDir, "..", filepath.Base(h.auditDir)+"-tel")
+	seen := map[string]string{}
+	for _, rec := range readJSONL(t, dir, "mcp_telemetry_*.jsonl") {
+		if rec["event"] == "tool_call" {
+			id, _ := rec["correlation_id"].(string)
+			seen[id], _ = rec["status"].(string)
+		}
+	}
+	if seen[ok.correlationID()] != "ok" || seen[rejected.correlationID()] != "error" {
+		t.Errorf("telemetry by correlation id %v, want %s ok and %s error", seen,
+			ok.correlationID(), rejected.correlationID())
 	}
 }

@@ -51,11 +51,14 @@ type Metrics struct {
 
 // ToolCall is one finished tool call.
 type ToolCall struct {
-	Tool       string
-	OK         bool
-	DurationMS int64
-	BytesIn    int64
-	BytesOut   int64
+	// CorrelationID is the call's id ("mcp_<12 hex>"), the same as in its envelope and
+	// audit records, so the three can be joined.
+	CorrelationID string
+	Tool          string
+	OK            bool
+	DurationMS    int64
+	BytesIn       int64
+	BytesOut      int64
 	// Error is the error code of a failed call, already redacted.
 	Error    string
 	Metadata map[string]any
@@ -142,8 +145,9 @@ func (e *Emitter) RecordToolCall(c ToolCall) {
 		status = "error"
 	}
 	fields := map[string]any{
-		"tool": c.Tool, "status": status, "duration_ms": c.DurationMS,
-		"bytes_in": c.BytesIn, "bytes_out": c.BytesOut,
+		"correlation_id": c.CorrelationID, "tool": c.Tool, "status": status,
+		"duration_ms": c.DurationMS,
+		"bytes_in":    c.BytesIn, "bytes_out": c.BytesOut,
 	}
 	if c.Error != "" {
 		fields["error"] = c.Error

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -43,7 +44,8 @@ func TestConcurrentCallsAreCountedExactly(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			e.RecordToolCall(ToolCall{Tool: "connections_list", OK: i%10 != 0,
+			e.RecordToolCall(ToolCall{CorrelationID: fmt.Sprintf("mcp_%012d", i),
+				Tool: "connections_list", OK: i%10 != 0,
 				DurationMS: 3, BytesIn: 2, BytesOut: 100, Error: map[bool]string{true: "SEMANTIC/SEM001"}[i%10 == 0]})
 		}(i)
 		// Snapshots taken meanwhile must always be consistent.
@@ -63,9 +65,13 @@ func TestConcurrentCallsAreCountedExactly(t *testing.T) {
 
 	recs := records(t, dir)
 	counts := map[string]int{}
+	ids := map[any]bool{}
 	var stop map[string]any
 	for _, rec := range recs {
 		counts[rec["event"].(string)]++
+		if rec["event"] == "tool_call" {
+			ids[rec["correlation_id"]] = true
+		}
 		if rec["session_id"] != "tel_0123456789ab" || rec["timestamp"] == nil || rec["timestamp_ms"] == nil {
 			t.Fatalf("record misses common fields: %v", rec)
 		}
@@ -75,6 +81,9 @@ func TestConcurrentCallsAreCountedExactly(t *testing.T) {
 	}
 	if counts["tool_call"] != calls || counts["server_start"] != 1 || counts["server_stop"] != 1 {
 		t.Fatalf("event counts %v", counts)
+	}
+	if len(ids) != calls || !ids["mcp_000000000042"] {
+		t.Errorf("tool_call records carry %d distinct correlation ids, want %d", len(ids), calls)
 	}
 	metrics := stop["metrics"].(map[string]any)
 	if metrics["tool_calls"] != float64(calls) || metrics["errors"] != float64(10) ||
