@@ -226,7 +226,9 @@ var catalogue = []*Tool{
 			{Name: "oml_content", Kind: kindString, Required: true, NonEmpty: true,
 				Description: "The OML document (YAML)."},
 			{Name: "strict", Kind: kindBoolean, Default: true,
-				Description: "Treat warnings as failures of validation."},
+				Description: "Report a step's unknown component (one not in the registry) " +
+					"as an error, as compile would, rather than a warning (default true). " +
+					"Other warnings stay warnings."},
 		},
 		build: func(a arguments, _ Settings) invocation {
 			return invocation{

@@ -468,3 +468,19 @@ func TestTelemetryToolCallCarriesTheCorrelationID(t *testing.T) {
 			ok.correlationID(), rejected.correlationID())
 	}
 }
+
+// The strict flag of oml_validate is described as what the CLI's --strict does: it turns
+// an unknown component from a warning into an error; other warnings stay warnings.
+func TestOMLValidateStrictDescriptionSaysWhatItDoes(t *testing.T) {
+	tool, _ := Lookup("oml_validate")
+	var description string
+	for _, p := range tool.Params {
+		if p.Name == "strict" {
+			description = p.Description
+		}
+	}
+	if !strings.Contains(description, "unknown component") ||
+		strings.Contains(strings.ToLower(description), "warnings as failures") {
+		t.Errorf("strict is described as %q", description)
+	}
+}
