@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -21,6 +23,13 @@ import (
 	"github.com/osirisgo/osiris/internal/telemetry"
 )
 
+// usageError reports a bad command line on stderr with the usage and gives exit code 2.
+func usageError(flags *pflag.FlagSet, stderr io.Writer, message string) int {
+	fmt.Fprintf(stderr, "osiris-mcp: %s\n", message)
+	flags.Usage()
+	return 2
+}
+
 // Main runs osiris-mcp and returns its exit code: the stdio server by default, or the
 // self-test with --selftest. stdout carries only the protocol; logs go to stderr.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, version string) int {
@@ -32,11 +41,27 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, version stri
 		"nearest osiris.yaml, working directory)")
 	jsonOut := flags.Bool("json", false, "With --selftest: print one JSON document")
 	showVersion := flags.Bool("version", false, "Print the version and exit")
+	flags.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: osiris-mcp [--base-path DIR] [--debug] [--selftest [--json]] "+
+			"[--version]\n\nThe Osiris MCP server on stdio.\n\n%s", flags.FlagUsages())
+	}
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
-		return 2
+		return usageError(flags, stderr, err.Error())
+	}
+	if extra := flags.Args(); len(extra) > 0 {
+		quoted := make([]string, len(extra))
+		for i, arg := range extra {
+			quoted[i] = strconv.Quote(arg)
+		}
+		noun := "argument"
+		if len(extra) > 1 {
+			noun = "arguments"
+		}
+		return usageError(flags, stderr, "unexpected "+noun+" "+strings.Join(quoted, " ")+
+			" (osiris-mcp takes only flags)")
 	}
 
 	level := slog.LevelWarn
