@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -138,6 +139,7 @@ type resourceDocument struct {
 // the error code; mcp-go does not let a resource handler attach the error object as data.
 func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) (
 	[]mcp.ResourceContents, error) {
+	received := time.Now()
 	uri := req.Params.URI
 	correlationID := RandomCorrelationID(nil)
 	contents, err := s.readResourceURI(ctx, uri, correlationID)
@@ -149,6 +151,9 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 		"resource_uri": bridge.RedactMessage(preview(uri, 512)), "operation": "read",
 		"status": status,
 	})
+	s.logger.Debug("resource read", "uri", bridge.RedactMessage(preview(uri, 512)),
+		"correlation_id", correlationID, "duration_ms", time.Since(received).Milliseconds(),
+		"status", status)
 	return contents, err
 }
 

@@ -334,6 +334,8 @@ func (s *Server) succeed(c *call, result json.RawMessage) *mcp.CallToolResult {
 		CorrelationID: c.correlationID, Tool: c.toolName, OK: true, DurationMS: env.Meta.DurationMS, BytesIn: c.bytesIn,
 		BytesOut: bytesOut,
 	})
+	s.logger.Debug("tool call", "tool", c.toolName, "correlation_id", c.correlationID,
+		"duration_ms", env.Meta.DurationMS, "status", "success")
 	return &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent(string(text))}}
 }
 
@@ -351,6 +353,8 @@ func (s *Server) fail(c *call, te *toolError) *mcp.CallToolResult {
 		CorrelationID: c.correlationID, Tool: c.toolName, OK: false, DurationMS: env.Meta.DurationMS, BytesIn: c.bytesIn,
 		BytesOut: bytesOut, Error: te.Code,
 	})
+	s.logger.Debug("tool call", "tool", c.toolName, "correlation_id", c.correlationID,
+		"duration_ms", env.Meta.DurationMS, "status", "error", "code", te.Code)
 	return &mcp.CallToolResult{
 		Content: []mcp.Content{mcp.NewTextContent(string(text))}, IsError: true,
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -482,5 +483,67 @@ func TestOMLValidateStrictDescriptionSaysWhatItDoes(t *testing.T) {
 	if !strings.Contains(description, "unknown component") ||
 		strings.Contains(strings.ToLower(description), "warnings as failures") {
 		t.Errorf("strict is described as %q", description)
+	}
+}
+
+// lockedBuffer is a log destination safe for the server's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// With --debug every call is logged once on stderr: tool, correlation id, duration and
+// status; without it, calls are not logged.
+func TestDebugLogsOneLinePerCall(t *testing.T) {
+	var logs lockedBuffer
+	h := newHarness(t, "echo", func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ok := h.call("connections.list", map[string]any{})
+	rejected := h.call("memory_capture", map[string]any{"consent": false})
+
+	var lines []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "msg=\"tool call\"") {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("want 2 call lines, got %q", logs.String())
+	}
+	for i, want := range []struct{ id, tool, status string }{
+		{ok.correlationID(), "connections_list", "success"},
+		{rejected.correlationID(), "memory_capture", "error"},
+	} {
+		for _, field := range []string{"tool=" + want.tool, "correlation_id=" + want.id,
+			"status=" + want.status, "duration_ms="} {
+			if !strings.Contains(lines[i], field) {
+				t.Errorf("line %q lacks %s", lines[i], field)
+			}
+		}
+	}
+	if !strings.Contains(lines[1], "code=POLICY/POL001") {
+		t.Errorf("error line %q lacks the code", lines[1])
+	}
+
+	var quiet lockedBuffer
+	h = newHarness(t, "echo", func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&quiet, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	h.call("connections_list", map[string]any{})
+	if strings.Contains(quiet.String(), "tool call") {
+		t.Errorf("a call was logged without --debug: %q", quiet.String())
 	}
 }
