@@ -331,3 +331,40 @@ func TestHandshakeIsRecorded(t *testing.T) {
 		t.Errorf("client_info %v", info)
 	}
 }
+
+// A resource URI over the URI limit is refused before any CLI runs: on the child's
+// command line a 17 MB URI would fail with "argument list too long".
+func TestHugeResourceURIIsRefusedBeforeTheCLI(t *testing.T) {
+	h := newHarness(t, "echo", nil)
+	rr := mcp.ReadResourceRequest{}
+	rr.Params.URI = "osiris://mcp/drafts/oml/" + strings.Repeat("a", maxResourceURIBytes)
+	_, err := h.client.ReadResource(context.Background(), rr)
+	if err == nil || !strings.Contains(err.Error(), "POLICY/POL002") ||
+		!strings.Contains(err.Error(), "URI") {
+		t.Errorf("huge URI: %v", err)
+	}
+	if h.cliCalls() != 0 {
+		t.Errorf("%d CLI calls for a refused URI", h.cliCalls())
+	}
+	var audited bool
+	for _, rec := range h.auditRecords() {
+		uri, _ := rec["resource_uri"].(string)
+		if rec["event"] == "resource_access" && rec["status"] == "error" && len(uri) < 1024 {
+			audited = true
+		}
+	}
+	if !audited {
+		t.Error("the refused read is not audited with a short URI preview")
+	}
+
+	// A URI at the limit still reaches the CLI.
+	rr.Params.URI = "osiris://mcp/drafts/oml/" + strings.Repeat("a",
+		maxResourceURIBytes-len("osiris://mcp/drafts/oml/"))
+	if _, err := h.client.ReadResource(context.Background(), rr); err == nil ||
+		!strings.Contains(err.Error(), "Resource not found") {
+		t.Errorf("URI at the limit: %v", err)
+	}
+	if h.cliCalls() != 1 {
+		t.Errorf("%d CLI calls, want 1", h.cliCalls())
+	}
+}

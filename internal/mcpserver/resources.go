@@ -13,6 +13,11 @@ import (
 	"github.com/osirisgo/osiris/internal/bridge"
 )
 
+// maxResourceURIBytes bounds a resource URI. The URI goes on the CLI's command line,
+// where one argument is capped near 128 KiB on Linux; no Osiris resource name is longer
+// than a few hundred bytes.
+const maxResourceURIBytes = 8 << 10
+
 // anyURITemplate matches every URI, so that every resources/read reaches readResource,
 // which hands it to the CLI. It is never listed.
 const anyURITemplate = "{+uri}"
@@ -147,11 +152,12 @@ func (s *Server) readResource(ctx context.Context, req mcp.ReadResourceRequest) 
 	if err != nil {
 		status = "error"
 	}
+	// The URI may be megabytes long; audit and log a short, redacted preview of it.
+	shown := bridge.RedactMessage(preview(utf8Prefix(uri, 2048), 512))
 	s.opts.Audit.Log("resource_access", "resource_access", correlationID, map[string]any{
-		"resource_uri": bridge.RedactMessage(preview(uri, 512)), "operation": "read",
-		"status": status,
+		"resource_uri": shown, "operation": "read", "status": status,
 	})
-	s.logger.Debug("resource read", "uri", bridge.RedactMessage(preview(uri, 512)),
+	s.logger.Debug("resource read", "uri", shown,
 		"correlation_id", correlationID, "duration_ms", time.Since(received).Milliseconds(),
 		"status", status)
 	return contents, err
@@ -169,6 +175,10 @@ func (s *Server) readResourceURI(ctx context.Context, uri, correlationID string)
 		return []mcp.ResourceContents{mcp.TextResourceContents{
 			URI: uri, MIMEType: "text/plain", Text: text,
 		}}, nil
+	}
+	if len(uri) > maxResourceURIBytes {
+		return nil, fmt.Errorf("payload too large: the resource URI is %d bytes, the limit is "+
+			"%d bytes (POLICY/POL002)", len(uri), maxResourceURIBytes)
 	}
 	if strings.HasPrefix(uri, "-") || strings.ContainsAny(uri, "\x00\n") {
 		return nil, errors.New("Invalid URI scheme (SEMANTIC)")
