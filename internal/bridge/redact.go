@@ -29,6 +29,12 @@ func RedactMessage(s string) string {
 	if len(s) > MaxMessageBytes {
 		s = cutAtWord(s, MaxMessageBytes) + " … [cut]"
 	}
+	return RedactText(s)
+}
+
+// RedactText applies the rules of RedactMessage to the whole of s, however long, without
+// cutting it. Callers that keep only part of a long text redact that part with it.
+func RedactText(s string) string {
 	s = userinfoPattern.ReplaceAllString(s, "${1}***@")
 	s = keyValuePattern.ReplaceAllString(s, "${1}=***")
 	return secrets.RedactText(s)

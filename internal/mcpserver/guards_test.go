@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -366,5 +367,46 @@ func TestHugeResourceURIIsRefusedBeforeTheCLI(t *testing.T) {
 	}
 	if h.cliCalls() != 1 {
 		t.Errorf("%d CLI calls, want 1", h.cliCalls())
+	}
+}
+
+// Arguments whose compact JSON passes 4096 bytes are audited as a string: the first 2048
+// bytes of the masked JSON, never cut inside a character, then the marker with the real
+// size. A long value without spaces keeps its text, and redaction still runs on it.
+func TestAuditPreviewOfLargeArguments(t *testing.T) {
+	h := newHarness(t, "echo", nil)
+	const sentinel = "Sentinel-Pa55word-77"
+	content := "source: postgres://admin:" + sentinel + "@db.internal/app\n" +
+		strings.Repeat("é", 5000)
+	r := h.call("oml_validate", map[string]any{"oml_content": content, "strict": false})
+	start := h.auditFor(r.correlationID())[0]
+	got, ok := start["arguments"].(string)
+	if !ok {
+		t.Fatalf("arguments %T, want a preview string", start["arguments"])
+	}
+	total := int(r.meta()["bytes_in"].(float64))
+	marker := fmt.Sprintf("... [TRUNCATED: %d bytes total]", total)
+	kept, found := strings.CutSuffix(got, marker)
+	if !found {
+		t.Fatalf("preview does not end with %q: %.200q", marker, got)
+	}
+	if len(kept) > 2048 || len(kept) < 2040 || !utf8.ValidString(kept) {
+		t.Errorf("kept %d bytes (valid UTF-8: %v), want up to 2048 whole characters",
+			len(kept), utf8.ValidString(kept))
+	}
+	if !strings.HasPrefix(kept, `{"oml_content":"source: postgres://***@db.internal/app\n`) ||
+		!strings.HasSuffix(kept, "éé") {
+		t.Errorf("kept text %.120q ... %q", kept, kept[max(0, len(kept)-20):])
+	}
+	if strings.Contains(got, sentinel) || strings.Contains(got, "[cut]") {
+		t.Errorf("preview leaks or is cut: %.200q", got)
+	}
+
+	// One long value without spaces.
+	r = h.call("oml_save", map[string]any{"session_id": "s1",
+		"oml_content": strings.Repeat("x", 10000)})
+	got, _ = h.auditFor(r.correlationID())[0]["arguments"].(string)
+	if !strings.HasPrefix(got, `{"oml_content":"xxxxxxxx`) || strings.Count(got, "x") < 2000 {
+		t.Errorf("preview of a value without spaces: %.200q", got)
 	}
 }

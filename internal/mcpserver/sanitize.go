@@ -1,9 +1,11 @@
 package mcpserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
 	"unicode/utf8"
 
 	"github.com/osirisgo/osiris/internal/bridge"
@@ -12,43 +14,64 @@ import (
 
 // Audit previews: arguments whose compact JSON passes previewLimit are kept as a string
 // of their first previewKeep bytes, so one huge OML document does not bloat the log.
+// previewScan is how much of one long string is redacted to fill a preview.
 const (
 	previewLimit = 4096
 	previewKeep  = 2048
+	previewScan  = 64 << 10
 )
 
 var placeholderOnly = regexp.MustCompile(`^\$\{[^}]+\}$`)
 
-// maskForAudit copies v with secret-named values masked (unresolved ${VAR} placeholders
-// kept, since they are names) and every string redacted. memory turns on the personal
-// data rules that memory_capture arguments also get.
-func maskForAudit(v any, memory bool) any {
+// masksWhole reports whether the value under key is replaced as a whole by the secret
+// mask: a secret-named key, unless its value is empty or only an unresolved ${VAR}
+// placeholder (a name, not a secret).
+func masksWhole(key string, val any) bool {
+	if val == nil || !secrets.IsSecretKey(key) {
+		return false
+	}
+	s, isString := val.(string)
+	return !isString || s != "" && !placeholderOnly.MatchString(s)
+}
+
+// auditMasker gives the values of a call's arguments their audit form: secret-named
+// values masked and every string redacted. memory turns on the personal data rules that
+// memory_capture arguments also get.
+type auditMasker struct {
+	memory bool
+	// redact hides credentials in one string.
+	redact func(string) string
+}
+
+func (m auditMasker) text(s string) string {
+	s = m.redact(s)
+	if m.memory {
+		s = redactPersonalData(s)
+	}
+	return s
+}
+
+// value copies v in its audit form.
+func (m auditMasker) value(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, val := range t {
-			s, isString := val.(string)
-			switch {
-			case secrets.IsSecretKey(k) && !(isString && (s == "" || placeholderOnly.MatchString(s))) &&
-				val != nil:
+			if masksWhole(k, val) {
 				out[k] = secrets.Masked
-			default:
-				out[k] = maskForAudit(val, memory)
+			} else {
+				out[k] = m.value(val)
 			}
 		}
 		return out
 	case []any:
 		out := make([]any, len(t))
 		for i, val := range t {
-			out[i] = maskForAudit(val, memory)
+			out[i] = m.value(val)
 		}
 		return out
 	case string:
-		s := bridge.RedactMessage(t)
-		if memory {
-			s = redactPersonalData(s)
-		}
-		return s
+		return m.text(t)
 	}
 	return v
 }
@@ -75,27 +98,106 @@ func redactPersonalData(s string) string {
 	return s
 }
 
-// auditArguments is the audit form of a call's arguments: masked, and cut to a preview
-// string when large. raw is used only when the arguments could not be decoded (too
-// large to parse, or not JSON); it is then previewed as redacted text.
+// auditArguments is the audit form of a call's arguments: masked, and when their compact
+// JSON (raw) passes previewLimit, a string of the first previewKeep bytes of the masked
+// JSON followed by the total size. decoded is nil when the arguments could not be
+// decoded (too large to parse, or not JSON); raw is then previewed as redacted text.
 func auditArguments(decoded map[string]any, raw []byte, memory bool) any {
 	if decoded == nil {
-		text := bridge.RedactMessage(string(raw[:min(len(raw), 2*bridge.MaxMessageBytes)]))
+		text := redactForPreview(string(raw[:min(len(raw), 4*previewScan)]))
 		if len(raw) > previewLimit {
 			return truncatedPreview(text, len(raw))
 		}
 		return text
 	}
-	masked := maskForAudit(decoded, memory)
-	compact, err := json.Marshal(masked)
+	if len(raw) <= previewLimit {
+		masked := auditMasker{memory: memory, redact: bridge.RedactMessage}.value(decoded)
+		if compact, err := json.Marshal(masked); err == nil && len(compact) <= previewLimit {
+			return masked
+		}
+	}
+	w := previewWriter{masker: auditMasker{memory: memory, redact: redactForPreview}}
+	w.write(decoded)
+	return truncatedPreview(w.buf.String(), len(raw))
+}
+
+// redactForPreview redacts the start of a long string, enough to fill a preview. When
+// the redaction shrank that start so much that the preview could reach its cut end (where
+// a secret may be split and unrecognisable), the whole string is redacted instead.
+func redactForPreview(s string) string {
+	if len(s) <= previewScan {
+		return bridge.RedactText(s)
+	}
+	redacted := bridge.RedactText(utf8Prefix(s, previewScan))
+	if len(redacted) < 2*previewKeep {
+		return bridge.RedactText(s)
+	}
+	return redacted
+}
+
+// previewWriter writes the compact JSON of masked arguments, in the key order of
+// encoding/json, and stops once it holds more than a preview keeps: the rest of a huge
+// call is never masked nor encoded.
+type previewWriter struct {
+	buf    bytes.Buffer
+	masker auditMasker
+}
+
+func (w *previewWriter) full() bool { return w.buf.Len() > previewKeep }
+
+func (w *previewWriter) write(v any) {
+	if w.full() {
+		return
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		w.buf.WriteByte('{')
+		for i, k := range keys {
+			if w.full() {
+				return
+			}
+			if i > 0 {
+				w.buf.WriteByte(',')
+			}
+			w.scalar(k)
+			w.buf.WriteByte(':')
+			if masksWhole(k, t[k]) {
+				w.scalar(secrets.Masked)
+			} else {
+				w.write(t[k])
+			}
+		}
+		w.buf.WriteByte('}')
+	case []any:
+		w.buf.WriteByte('[')
+		for i, val := range t {
+			if w.full() {
+				return
+			}
+			if i > 0 {
+				w.buf.WriteByte(',')
+			}
+			w.write(val)
+		}
+		w.buf.WriteByte(']')
+	case string:
+		w.scalar(w.masker.text(t))
+	default:
+		w.scalar(t)
+	}
+}
+
+func (w *previewWriter) scalar(v any) {
+	raw, err := json.Marshal(v)
 	if err != nil {
-		return map[string]any{}
+		raw = []byte("null")
 	}
-	// Long strings were already cut by the redaction; the total is the real size.
-	if len(compact) > previewLimit || len(raw) > previewLimit {
-		return truncatedPreview(string(compact), max(len(raw), len(compact)))
-	}
-	return masked
+	w.buf.Write(raw)
 }
 
 func truncatedPreview(text string, total int) string {
