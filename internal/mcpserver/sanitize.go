@@ -103,6 +103,12 @@ func redactPersonalData(s string) string {
 // JSON followed by the total size. decoded is nil when the arguments could not be
 // decoded (too large to parse, or not JSON); raw is then previewed as redacted text.
 func auditArguments(decoded map[string]any, raw []byte, memory bool) any {
+	if memory {
+		if decoded == nil {
+			return omittedMarker(len(raw))
+		}
+		decoded = omitMemoryText(decoded)
+	}
 	if decoded == nil {
 		text := redactForPreview(string(raw[:min(len(raw), 4*previewScan)]))
 		if len(raw) > previewLimit {
@@ -120,6 +126,51 @@ func auditArguments(decoded map[string]any, raw []byte, memory bool) any {
 	w.write(decoded)
 	return truncatedPreview(w.buf.String(), len(raw))
 }
+
+// memoryIdentifiers are the memory_capture arguments audited as given (masked and
+// redacted): short identifiers and flags, not prose.
+var memoryIdentifiers = map[string]bool{
+	"session_id": true, "consent": true, "retention_days": true, "oml_uri": true,
+}
+
+// omitMemoryText copies memory_capture arguments with every free-text string (intent,
+// notes, decisions, actor_trace, artifacts, error_report and any other) replaced by a
+// marker with its size. A user may paste a connection password into notes; only the CLI
+// knows the connection secrets, and it stores the redacted text in the memory store.
+func omitMemoryText(args map[string]any) map[string]any {
+	out := make(map[string]any, len(args))
+	for k, v := range args {
+		if memoryIdentifiers[k] {
+			out[k] = v
+			continue
+		}
+		out[k] = omitText(v)
+	}
+	return out
+}
+
+func omitText(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, val := range t {
+			out[k] = omitText(val)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, val := range t {
+			out[i] = omitText(val)
+		}
+		return out
+	case string:
+		return omittedMarker(len(t))
+	}
+	return v
+}
+
+// omittedMarker stands for a text of size bytes left out of the audit log.
+func omittedMarker(size int) string { return fmt.Sprintf("***OMITTED*** (%d bytes)", size) }
 
 // redactForPreview redacts the start of a long string, enough to fill a preview. When
 // the redaction shrank that start so much that the preview could reach its cut end (where
