@@ -2,10 +2,13 @@ package mcpserver
 
 import (
 	"fmt"
+	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/osirisgo/osiris/internal/bridge"
 	"github.com/osirisgo/osiris/internal/telemetry"
 )
 
@@ -18,11 +21,13 @@ const WireLimit = 8 << 20
 
 // Settings are the shim's tunables, read from the environment.
 type Settings struct {
-	PayloadLimitMB      int
-	ToolTimeout         time.Duration
-	ResourceTimeout     time.Duration
-	HandshakeTimeout    time.Duration
-	CacheTTLHours       int
+	PayloadLimitMB   int
+	ToolTimeout      time.Duration
+	ResourceTimeout  time.Duration
+	HandshakeTimeout time.Duration
+	// CacheTTLHours is the discovery cache lifetime the CLI uses, in hours (fractions
+	// allowed).
+	CacheTTLHours       float64
 	MemoryRetentionDays int
 	TelemetryEnabled    bool
 	CLI                 string
@@ -54,9 +59,13 @@ func LoadSettings(lookup func(string) (string, bool)) Settings {
 		}
 		s.Sources[name] = "env"
 		if n < lo {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s=%d is below the minimum %d; "+
+				"using %d", name, n, lo, lo))
 			return lo
 		}
 		if n > hi {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s=%d is above the maximum %d; "+
+				"using %d", name, n, hi, hi))
 			return hi
 		}
 		return n
@@ -82,7 +91,7 @@ func LoadSettings(lookup func(string) (string, bool)) Settings {
 	s.ToolTimeout = secondsVar("OSIRIS_MCP_TOOL_TIMEOUT", 30)
 	s.ResourceTimeout = secondsVar("OSIRIS_MCP_RESOURCE_TIMEOUT", 10)
 	s.HandshakeTimeout = secondsVar("OSIRIS_MCP_HANDSHAKE_TIMEOUT", 2)
-	s.CacheTTLHours = intVar("OSIRIS_MCP_CACHE_TTL_HOURS", 24, 0, 1<<20)
+	s.CacheTTLHours = s.cacheTTLHours(lookup)
 	s.MemoryRetentionDays = intVar("OSIRIS_MCP_MEMORY_RETENTION_DAYS", 365, 0, 730)
 
 	raw, set := lookup("OSIRIS_MCP_TELEMETRY_ENABLED")
@@ -94,8 +103,43 @@ func LoadSettings(lookup func(string) (string, bool)) Settings {
 	return s
 }
 
-// Document is the settings as `osiris mcp config` prints them.
+// Limits of OSIRIS_MCP_CACHE_TTL_HOURS: above maxCacheTTLHours (a century) a value is
+// taken for a typo.
+const (
+	defaultCacheTTLHours = 24
+	maxCacheTTLHours     = 24 * 365 * 100
+)
+
+// cacheTTLHours reads OSIRIS_MCP_CACHE_TTL_HOURS with the rule of the discovery cache,
+// which is what uses it: hours, fractions allowed (0.01 is 36 seconds); a value that is
+// not a number, negative, infinite or over a century warns and gives 24. The shim must
+// not link the discovery package, so the rule is repeated here.
+func (s *Settings) cacheTTLHours(lookup func(string) (string, bool)) float64 {
+	const name = "OSIRIS_MCP_CACHE_TTL_HOURS"
+	raw, _ := lookup(name)
+	trimmed := strings.TrimSpace(raw)
+	if trimmed == "" {
+		s.Sources[name] = "default"
+		return defaultCacheTTLHours
+	}
+	hours, err := strconv.ParseFloat(trimmed, 64)
+	if err != nil || hours < 0 || math.IsNaN(hours) || math.IsInf(hours, 0) ||
+		hours > maxCacheTTLHours {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s=%q is not a number of hours from 0 "+
+			"to %d; using %d", name, raw, maxCacheTTLHours, defaultCacheTTLHours))
+		s.Sources[name] = "default"
+		return defaultCacheTTLHours
+	}
+	s.Sources[name] = "env"
+	return hours
+}
+
+// Document is the settings as `osiris mcp config` prints them. "cli" is the binary the
+// shim would run (OSIRIS_CLI, else osiris beside the running program, else PATH), with
+// "cli_found" false and "" when there is none.
 func (s Settings) Document() map[string]any {
+	executable, _ := os.Executable()
+	cli, err := bridge.FindCLI(s.CLI, executable)
 	return map[string]any{
 		"payload_limit_mb":      s.PayloadLimitMB,
 		"tool_timeout":          s.ToolTimeout.Seconds(),
@@ -104,7 +148,8 @@ func (s Settings) Document() map[string]any {
 		"cache_ttl_hours":       s.CacheTTLHours,
 		"memory_retention_days": s.MemoryRetentionDays,
 		"telemetry_enabled":     s.TelemetryEnabled,
-		"cli":                   s.CLI,
+		"cli":                   cli,
+		"cli_found":             err == nil,
 	}
 }
 
