@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -298,5 +301,57 @@ func TestMemoryCaptureHidesConnectionSecretsInProse(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), "***REDACTED***") {
 		t.Fatalf("the secret should be replaced by the memory mask: %s", raw)
+	}
+}
+
+// TestRebuiltBinaryDoesNotReuseOldBuilds: the compile cache belongs to the binary that
+// filled it, so a new osiris never runs a manifest an older compiler wrote.
+func TestRebuiltBinaryDoesNotReuseOldBuilds(t *testing.T) {
+	src := osirisBinary(t)
+	bin := filepath.Join(t.TempDir(), "osiris")
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte("version: '2.0'\n"), 0o644)
+	pipeline := filepath.Join(dir, "p.yaml")
+	os.WriteFile(pipeline, []byte(`oml_version: "0.1.0"
+name: cache-owner
+steps:
+  - id: read
+    component: filesystem.csv_extractor
+    mode: read
+    config: {path: in.csv}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    config: {path: out.csv}
+`), 0o644)
+	compileOnce := func() bool {
+		t.Helper()
+		out, err := exec.Command(bin, "--project", dir, "compile", pipeline, "--json").Output()
+		if err != nil {
+			t.Fatalf("compile: %v\n%s", err, out)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(out, &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc["cache_hit"] == true
+	}
+
+	if compileOnce() || !compileOnce() {
+		t.Fatal("the same binary should miss, then hit its own cache")
+	}
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(bin, later, later); err != nil { // what a rebuild does
+		t.Fatal(err)
+	}
+	if compileOnce() {
+		t.Fatal("a rebuilt binary reused a build from the previous one")
 	}
 }

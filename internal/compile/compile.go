@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/osirisgo/osiris/internal/config"
 	"github.com/osirisgo/osiris/internal/drivers"
@@ -404,10 +405,36 @@ func (c *compiled) fingerprint(reg *registry.Registry) error {
 		"params_fp":   paramsFP,
 		"profile":     c.profile,
 	}
-	parts := []string{omlFP, registryFP, c.fingerprints["compiler_fp"], paramsFP, c.profile}
+	parts := []string{omlFP, registryFP, c.fingerprints["compiler_fp"], paramsFP, c.profile,
+		binaryIdentity()}
 	sort.Strings(parts)
 	c.cacheKey = sha256Hex([]byte(strings.Join(parts, "\n")))
 	return nil
+}
+
+var (
+	binaryOnce sync.Once
+	binaryID   string
+)
+
+// binaryIdentity names the running osiris build (its executable's size and modification
+// time). It is part of the compile cache key, but not of any fingerprint, so a new or
+// rebuilt binary never reuses a build an older compiler wrote, while manifests and their
+// hashes stay the same across builds.
+func binaryIdentity() string {
+	binaryOnce.Do(func() {
+		binaryID = "binary:unknown"
+		exe, err := os.Executable()
+		if err != nil {
+			return
+		}
+		info, err := os.Stat(exe)
+		if err != nil {
+			return
+		}
+		binaryID = fmt.Sprintf("binary:%d:%d", info.Size(), info.ModTime().UnixNano())
+	})
+	return binaryID
 }
 
 func fingerprintOf(v any) (string, error) {
