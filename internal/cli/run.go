@@ -37,9 +37,10 @@ type RunOptions struct {
 	RunID        string
 	EventsStdout bool
 
-	Target      string
-	E2BTimeout  time.Duration
-	E2BTemplate string
+	Target          string
+	E2BTimeout      time.Duration
+	E2BTemplate     string
+	StrictArtifacts bool
 }
 
 func newCmdRun(f *Factory) *cobra.Command {
@@ -71,6 +72,8 @@ func newCmdRun(f *Factory) *cobra.Command {
 	fl.StringVar(&opts.Target, "target", "local", "Where to run: local or e2b")
 	fl.DurationVar(&opts.E2BTimeout, "e2b-timeout", 15*time.Minute, "Remote run timeout (--target e2b)")
 	fl.StringVar(&opts.E2BTemplate, "e2b-template", "base", "E2B sandbox template (--target e2b)")
+	fl.BoolVar(&opts.StrictArtifacts, "strict-artifacts", false,
+		"Exit 1 when some artifacts of a remote run did not download (--target e2b)")
 	fl.StringVar(&opts.Manifest, "manifest", "", "Manifest to run (sandbox side of a remote run)")
 	fl.StringVar(&opts.RunDir, "run-dir", "", "Run directory to use (sandbox side)")
 	fl.StringVar(&opts.RunID, "run-id", "", "Run id to use (sandbox side)")

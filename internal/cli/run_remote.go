@@ -101,7 +101,20 @@ func runRemote(cmd *cobra.Command, f *Factory, opts *RunOptions) error {
 	if runErr != nil || !summary.ok {
 		return remoteFailure(f, summary, outcome, runErr, redactor)
 	}
+	if opts.StrictArtifacts && len(summary.failures) > 0 {
+		return artifactsIncomplete(summary)
+	}
 	return printRemoteResult(f, summary, run.compileSecs, total)
+}
+
+// artifactsIncomplete fails a remote run whose steps all succeeded but some of whose
+// artifacts did not come back, for callers who asked for --strict-artifacts.
+func artifactsIncomplete(s *remoteRunSummary) error {
+	return FailureError("artifacts_incomplete", fmt.Sprintf(
+		"the run succeeded but %d artifact file(s) did not download (--strict-artifacts)",
+		len(s.failures)), map[string]any{"phase": "collect", "run_id": s.runID,
+		"session_id": s.runID, "session_dir": s.runDir, "execution_type": "e2b",
+		"sandbox_id": s.sandboxID, "artifacts": s.artifactsDoc()})
 }
 
 func e2bOptions(f *Factory, cfg e2b.Config, opts *RunOptions) e2b.Options {
@@ -189,8 +202,8 @@ func printRemoteResult(f *Factory, s *remoteRunSummary, compileSecs *float64,
 	if compileSecs != nil {
 		duration["compile"] = *compileSecs
 	}
-	// Limitation: there is no --strict-artifacts yet; incomplete artifacts keep exit 0
-	// and are said in the message, status.json and the events.
+	// Without --strict-artifacts, incomplete artifacts keep exit 0 and are said in the
+	// message, status.json and the events.
 	message := "Pipeline executed successfully (e2b)"
 	if len(s.failures) > 0 {
 		message += fmt.Sprintf("; artifacts incomplete: %d file(s) did not download",

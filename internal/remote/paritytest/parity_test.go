@@ -389,3 +389,38 @@ func TestRemoteRunKeepsConnectionSecretsOut(t *testing.T) {
 		t.Errorf("the password was sent %d times, want once (the run's environment)", carriers)
 	}
 }
+
+// TestStrictArtifactsTurnsMissingDownloadsIntoAFailure: without the flag a run whose
+// artifacts did not all arrive succeeds and says so; with it, the run exits 1.
+func TestStrictArtifactsTurnsMissingDownloadsIntoAFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline with DuckDB")
+	}
+	project := newProject(t)
+	pipeline := filepath.Join(project, "pipelines", "airports_per_state.yaml")
+	self, _ := os.Executable()
+	t.Setenv("OSIRIS_E2B_BINARY", self)
+	t.Setenv(childEnv, "1")
+
+	run := func(args ...string) runOutput {
+		fake := e2bfake.New(t)
+		fake.SetHandler(e2bfake.Exec(0))
+		fake.FailDownload("out.tgz", e2bfake.FaultStatus500)
+		fake.FailDownload("cleaned_config.json", e2bfake.FaultStatus500)
+		for k, v := range fake.Env() {
+			t.Setenv(k, v)
+		}
+		return osiris(t, append([]string{"run", pipeline, "--project", project,
+			"--target", "e2b", "--json"}, args...)...)
+	}
+
+	lenient := run()
+	artifacts, _ := lenient.doc["artifacts"].(map[string]any)
+	if lenient.code != 0 || artifacts["incomplete"] != true {
+		t.Fatalf("without --strict-artifacts: exit %d, %v", lenient.code, lenient.doc)
+	}
+	strict := run("--strict-artifacts")
+	if strict.code != 1 || strict.doc["error_type"] != "artifacts_incomplete" {
+		t.Fatalf("with --strict-artifacts: exit %d, %v", strict.code, strict.doc)
+	}
+}
