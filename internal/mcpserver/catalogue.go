@@ -170,7 +170,8 @@ var catalogue = []*Tool{
 	{
 		Name: "discovery_request",
 		Description: "Discover the tables and columns behind a connection, optionally with " +
-			"sample rows; results are cached and readable as resources.",
+			"sample rows. A repeated request gets the cached answer while it is fresh; " +
+			"results are readable as resources.",
 		CLI:    "osiris mcp discovery run @family.alias --component family.kind --samples N",
 		Legacy: []string{"osiris.introspect_sources"},
 		Params: []Param{
@@ -183,7 +184,8 @@ var catalogue = []*Tool{
 			{Name: "samples", Kind: kindInteger, HasRange: true, Min: 0, Max: 100, Default: 0,
 				Description: "Sample rows per table (0-100)."},
 			{Name: "idempotency_key", Kind: kindString, MaxLen: 256,
-				Description: "Key that lets a repeated request reuse the cached discovery."},
+				Description: "Caller's key for this request, reported back as cache.cache_key; " +
+					"the cache answers repeated requests with or without it."},
 		},
 		build: func(a arguments, _ Settings) invocation {
 			args := []string{"mcp", "discovery", "run", a.str("connection"),
