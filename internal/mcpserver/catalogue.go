@@ -186,12 +186,17 @@ var catalogue = []*Tool{
 			{Name: "idempotency_key", Kind: kindString, MaxLen: 256,
 				Description: "Caller's key for this request, reported back as cache.cache_key; " +
 					"the cache answers repeated requests with or without it."},
+			{Name: "refresh", Kind: kindBoolean, Default: false,
+				Description: "Discover again even if a fresh cached answer exists."},
 		},
 		build: func(a arguments, _ Settings) invocation {
 			args := []string{"mcp", "discovery", "run", a.str("connection"),
 				"--component", a.str("component"), "--samples", strconv.Itoa(a.int("samples", 0))}
 			if key := a.str("idempotency_key"); key != "" {
 				args = append(args, "--idempotency-key="+key)
+			}
+			if a.boolean("refresh", false) {
+				args = append(args, "--refresh")
 			}
 			return invocation{args: args}
 		},

@@ -124,6 +124,10 @@ func TestArgvAndStdinPerTool(t *testing.T) {
 			"unknown_thing": "dropped"},
 			"mcp discovery run @mysql.main --component mysql.extractor --samples 5 " +
 				"--idempotency-key=k-1 --json", ""},
+		{"discovery_request", map[string]any{"connection": "@mysql.main",
+			"component": "mysql.extractor", "refresh": true},
+			"mcp discovery run @mysql.main --component mysql.extractor --samples 0 " +
+				"--refresh --json", ""},
 		{"usecases_list", map[string]any{"category": "etl"}, "mcp usecases list --category=etl --json", ""},
 		{"oml_schema_get", nil, "mcp oml schema --json", ""},
 		{"oml_validate", map[string]any{"oml_content": "name: a b\n"},
