@@ -74,6 +74,12 @@ steps:
     config: {path: output/contacts_clean.csv, delimiter: ";", header: true, newline: lf}
 `,
 	}
+	// mysql.writer takes its upsert keys as upsert_keys or, as other writers do,
+	// primary_key.
+	docs["mysql-upsert-primary-key"] = mysqlWriterPipeline("write_mode: upsert\n" +
+		"      primary_key: [id]\n      connection: \"@mysql.shop\"")
+	docs["mysql-upsert-keys"] = mysqlWriterPipeline("write_mode: upsert\n" +
+		"      upsert_keys: [id]\n      connection: \"@mysql.shop\"")
 	for name, src := range docs {
 		t.Run(name, func(t *testing.T) {
 			doc, err := Parse(name+".yaml", []byte(src))
