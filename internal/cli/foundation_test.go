@@ -355,3 +355,70 @@ steps:
 		t.Fatal("a rebuilt binary reused a build from the previous one")
 	}
 }
+
+func TestCompiledManifestRefusesFlagsItCannotApply(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte("version: '2.0'\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "in.csv"), []byte("a\n1\n"), 0o644)
+	pipeline := filepath.Join(dir, "p.yaml")
+	os.WriteFile(pipeline, []byte(`oml_version: "0.1.0"
+name: compiled-flags
+steps:
+  - id: read
+    component: filesystem.csv_extractor
+    mode: read
+    config: {path: in.csv}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    config: {path: out.csv}
+`), 0o644)
+	r := runCLI(t, dir, "", "compile", pipeline, "-p", "prod", "--json")
+	manifestPath, _ := jsonDoc(t, r)["manifest_path"].(string)
+	if r.Code != 0 || manifestPath == "" {
+		t.Fatalf("compile: %d %s", r.Code, r.Stdout)
+	}
+
+	for _, args := range [][]string{
+		{"run", manifestPath, "--param", "n=1", "--json"},
+		{"run", manifestPath, "-p", "dev", "--json"},
+		{"run", "--last-compile", "-p", "staging", "--json"},
+	} {
+		r := runCLI(t, dir, "", args...)
+		if doc := jsonDoc(t, r); r.Code != ExitUsage || doc["error_type"] != "usage_error" {
+			t.Errorf("%v: exit %d %v", args, r.Code, doc)
+		}
+	}
+	r = runCLI(t, dir, "", "run", manifestPath, "-p", "prod", "--json")
+	if r.Code != 0 {
+		t.Fatalf("the manifest's own profile must run: %d %s", r.Code, r.Stdout)
+	}
+}
+
+func TestFailedOutCopyIsReported(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte("version: '2.0'\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "in.csv"), []byte("a\n1\n"), 0o644)
+	notADir := filepath.Join(dir, "a-file")
+	os.WriteFile(notADir, []byte("x"), 0o644)
+	pipeline := filepath.Join(dir, "p.yaml")
+	os.WriteFile(pipeline, []byte(`oml_version: "0.1.0"
+name: out-copy
+steps:
+  - id: read
+    component: filesystem.csv_extractor
+    mode: read
+    config: {path: in.csv}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    config: {path: out.csv}
+`), 0o644)
+	r := runCLI(t, dir, "", "run", pipeline, "--out", notADir, "--json")
+	doc := jsonDoc(t, r)
+	warnings, _ := doc["warnings"].([]any)
+	if r.Code != 0 || len(warnings) != 1 || !strings.Contains(r.Stderr, "--out") {
+		t.Fatalf("a failed --out copy must be visible: exit %d, %v, stderr %q", r.Code, doc,
+			r.Stderr)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/osirisgo/osiris/internal/config"
 	"github.com/osirisgo/osiris/internal/connections"
 	_ "github.com/osirisgo/osiris/internal/drivers/all" // every driver a run may need
+	"github.com/osirisgo/osiris/internal/manifest"
 	"github.com/osirisgo/osiris/internal/runner"
 	"github.com/osirisgo/osiris/internal/secrets"
 )
@@ -161,7 +162,35 @@ func prepareRun(cmd *cobra.Command, f *Factory, opts *RunOptions) (*preparedRun,
 	if err != nil {
 		return nil, err
 	}
+	if run.compileSecs == nil {
+		if err := checkCompiledFlags(opts, run.manifestPath); err != nil {
+			return nil, err
+		}
+	}
 	return run, nil
+}
+
+// checkCompiledFlags refuses --param and a different --profile for a manifest that is
+// already compiled: both only apply when compiling, and ignoring them silently would run
+// something other than what was asked for.
+func checkCompiledFlags(opts *RunOptions, manifestPath string) error {
+	if len(opts.Params) > 0 {
+		return UsageError("--param applies when compiling OML; %s is already compiled with "+
+			"its params (run the OML file instead, or compile it again with --param)",
+			manifestPath)
+	}
+	if opts.Profile == "" {
+		return nil
+	}
+	m, err := manifest.Load(manifestPath)
+	if err != nil {
+		return ValidationError("manifest_error", err.Error(), nil)
+	}
+	if m.Meta.Profile != opts.Profile {
+		return UsageError("%s was compiled for profile %q, not %q (compile the OML file "+
+			"with -p %s first)", manifestPath, m.Meta.Profile, opts.Profile, opts.Profile)
+	}
+	return nil
 }
 
 // resolveManifest finds the manifest to run, compiling an OML file first. Compile events
@@ -298,6 +327,9 @@ func printRunResult(f *Factory, res *runner.Result, compileSecs *float64,
 		duration["compile"] = *compileSecs
 	}
 	artifacts := filepath.Join(res.RunDir, "artifacts")
+	for _, w := range res.Warnings {
+		f.Notef("warning: %s\n", w)
+	}
 	if !f.JSON {
 		f.Printf("Pipeline executed successfully (local)\n")
 		f.Printf("  run id:    %s\n  steps:     %d/%d\n  rows:      %d\n  duration:  %.2fs\n",
@@ -308,14 +340,18 @@ func printRunResult(f *Factory, res *runner.Result, compileSecs *float64,
 		}
 		return nil
 	}
-	return f.Success(map[string]any{
+	doc := map[string]any{
 		"message": "Pipeline executed successfully (local)", "run_id": res.RunID,
 		"session_id": res.RunID, "session_dir": res.RunDir, "artifacts_dir": artifacts,
 		"execution_type": "local", "pipeline_slug": res.PipelineSlug, "profile": res.Profile,
 		"manifest_path": res.ManifestPath, "manifest_hash": res.ManifestHash,
 		"aiop_path": res.AIOPPath, "duration": duration, "steps_total": res.StepsTotal,
 		"steps_completed": res.StepsCompleted, "total_rows": res.TotalRows,
-	})
+	}
+	if len(res.Warnings) > 0 {
+		doc["warnings"] = res.Warnings
+	}
+	return f.Success(doc)
 }
 
 // finishEventsStdout closes the event stream of a sandboxed run with its outcome line

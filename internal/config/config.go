@@ -276,6 +276,11 @@ func validate(f *File, file string) error {
 		return &Error{File: file, Msg: fmt.Sprintf(
 			"filesystem.naming.manifest_short_len must be between 3 and 16, got %d", n)}
 	}
+	if !strings.Contains(fs.Naming.RunDir, "{run_id}") {
+		// Without the run id two runs of one pipeline could share a directory.
+		return &Error{File: file, Msg: fmt.Sprintf(
+			"filesystem.naming.run_dir %q must contain {run_id}", fs.Naming.RunDir)}
+	}
 	if *fs.Profiles.Enabled && !contains(fs.Profiles.Values, fs.Profiles.Default) {
 		return &Error{File: file, Msg: fmt.Sprintf(
 			"filesystem.profiles.default %q is not one of filesystem.profiles.values", fs.Profiles.Default)}

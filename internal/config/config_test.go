@@ -78,9 +78,10 @@ func TestInvalidConfigNamesTheFile(t *testing.T) {
 	root := t.TempDir()
 	cases := map[string]string{
 		"filesystem: [\n": "invalid YAML",
-		"filesystem:\n  naming:\n    manifest_short_len: 40\n": "manifest_short_len",
-		"filesystem:\n  profiles:\n    default: nope\n":        "profiles.default",
-		"filesystem:\n  retention:\n    run_logs_days: -1\n":   "run_logs_days",
+		"filesystem:\n  naming:\n    manifest_short_len: 40\n":                "manifest_short_len",
+		"filesystem:\n  profiles:\n    default: nope\n":                       "profiles.default",
+		"filesystem:\n  retention:\n    run_logs_days: -1\n":                  "run_logs_days",
+		"filesystem:\n  naming:\n    run_dir: \"{pipeline_slug}/{run_ts}\"\n": "run_dir",
 	}
 	for body, want := range cases {
 		os.WriteFile(filepath.Join(root, FileName), []byte(body), 0o644)

@@ -72,6 +72,9 @@ type Result struct {
 	// Err is the first failure (nil on success); Phase is where it happened.
 	Err   *Error
 	Phase string
+	// Warnings are problems after the steps ran that did not fail the run but that the
+	// caller must see: a status file, the --out copy or the index could not be written.
+	Warnings []string
 }
 
 // StepResult is one step's outcome.
@@ -744,17 +747,23 @@ func (r *run) finish() (*Result, error) {
 	if err := r.writeStatus(res); err != nil {
 		r.logger.Error("could not write status.json", "error", err)
 		r.event("status_write_error", map[string]any{"error": err.Error()})
+		res.Warnings = append(res.Warnings, r.redactor.Redact("could not write status.json: "+
+			err.Error()))
 	}
 	if r.opts.OutDir != "" {
 		if err := copyTree(filepath.Join(r.runDir, "artifacts"), r.opts.OutDir); err != nil {
 			r.logger.Error("could not copy artifacts to --out", "error", err)
 			r.event("artifacts_copy_error", map[string]any{"error": err.Error()})
+			res.Warnings = append(res.Warnings, r.redactor.Redact(
+				"could not copy artifacts to --out: "+err.Error()))
 		}
 	}
 
 	if err := r.appendIndex(res); err != nil {
 		r.logger.Error("could not update the run index", "error", err)
 		r.event("run_index_error", map[string]any{"error": err.Error()})
+		res.Warnings = append(res.Warnings, r.redactor.Redact("could not update the run index: "+
+			err.Error()))
 	} else {
 		r.event("run_index_updated", map[string]any{"run_id": r.runID})
 	}
