@@ -138,8 +138,14 @@ func (w *writeRun) run(ctx context.Context) (string, error) {
 	}
 	defer conn.Close()
 
-	if err := w.ensureTable(ctx, conn); err != nil {
+	created, err := w.ensureTable(ctx, conn)
+	if err != nil {
 		return "", err
+	}
+	if w.wc.mode == "upsert" && !created {
+		if err := w.checkUpsertKeys(ctx, conn); err != nil {
+			return "", err
+		}
 	}
 	path, reason, err := w.choosePath(ctx, conn)
 	if err != nil {
@@ -207,28 +213,108 @@ func (w *writeRun) choosePath(ctx context.Context, conn *sql.Conn) (path, reason
 	return pathInsert, "server has local_infile OFF", nil
 }
 
-// ensureTable checks the table exists, creating it when the step allows.
-func (w *writeRun) ensureTable(ctx context.Context, conn *sql.Conn) error {
+// ensureTable checks the table exists, creating it when the step allows; created says
+// this run created it (with the upsert keys as its primary key).
+func (w *writeRun) ensureTable(ctx context.Context, conn *sql.Conn) (created bool, err error) {
 	step := w.req.StepID
 	var n int
-	err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES
+	err = conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, w.wc.table).Scan(&n)
 	if err != nil {
-		return w.conn.queryError(step, "query", err)
+		return false, w.conn.queryError(step, "query", err)
 	}
 	if n > 0 {
-		return nil
+		return false, nil
 	}
 	if !w.wc.create {
-		return drivers.Errorf(step, drivers.KindConfig, nil,
+		return false, drivers.Errorf(step, drivers.KindConfig, nil,
 			"Table %s does not exist and create_if_missing is false", w.wc.table)
 	}
 	ddl := createTableSQL(w.wc.table, w.cols, w.wc.keys)
 	if _, err := conn.ExecContext(ctx, ddl); err != nil {
-		return w.conn.queryError(step, "create table", err)
+		return false, w.conn.queryError(step, "create table", err)
 	}
 	w.req.Env.Event("table.created", map[string]any{"step_id": step, "table": w.wc.table})
-	return nil
+	return true, nil
+}
+
+// checkUpsertKeys makes sure the table has a PRIMARY or UNIQUE index on exactly the
+// upsert keys. ON DUPLICATE KEY UPDATE (and LOAD DATA REPLACE) match rows on whatever
+// unique index the table has, whatever the step names: without an index on the keys an
+// upsert would append duplicates, or match on other columns, and still report success.
+func (w *writeRun) checkUpsertKeys(ctx context.Context, conn *sql.Conn) error {
+	step := w.req.StepID
+	rows, err := conn.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME
+		FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0
+		ORDER BY INDEX_NAME, SEQ_IN_INDEX`, w.wc.table)
+	if err != nil {
+		return w.conn.queryError(step, "query", err)
+	}
+	defer rows.Close()
+	var names []string
+	indexes := map[string][]string{}
+	for rows.Next() {
+		var index, column string
+		if err := rows.Scan(&index, &column); err != nil {
+			return w.conn.queryError(step, "query", err)
+		}
+		if _, seen := indexes[index]; !seen {
+			names = append(names, index)
+		}
+		indexes[index] = append(indexes[index], column)
+	}
+	if err := rows.Err(); err != nil {
+		return w.conn.queryError(step, "query", err)
+	}
+
+	// Limitation: another unique index still takes part in the matching; the check only
+	// makes sure the one the step names exists.
+	for _, index := range names {
+		if sameColumns(indexes[index], w.wc.keys) {
+			return nil
+		}
+	}
+	has := "it has no unique index"
+	if len(names) > 0 {
+		described := make([]string, len(names))
+		for i, index := range names {
+			described[i] = index + " (" + strings.Join(indexes[index], ", ") + ")"
+		}
+		has = "its unique indexes: " + strings.Join(described, ", ")
+	}
+	quoted := make([]string, len(w.wc.keys))
+	for i, k := range w.wc.keys {
+		quoted[i] = quoteIdent(k)
+	}
+	return drivers.Errorf(step, drivers.KindConfig, nil,
+		"Step %s: table %s has no PRIMARY KEY or UNIQUE index on exactly the upsert_keys "+
+			"(%s) (%s), so an upsert cannot match its rows; add one (ALTER TABLE %s ADD "+
+			"UNIQUE (%s)) or set upsert_keys to the columns of an existing one", step,
+		w.wc.table, strings.Join(w.wc.keys, ", "), has, quoteIdent(w.wc.table),
+		strings.Join(quoted, ", "))
+}
+
+// sameColumns says whether an index's columns are the keys, as sets: the order does not
+// matter to a unique index, and MySQL column names ignore case.
+func sameColumns(index, keys []string) bool {
+	set := func(names []string) map[string]bool {
+		m := map[string]bool{}
+		for _, n := range names {
+			m[strings.ToLower(n)] = true
+		}
+		return m
+	}
+	a, b := set(index), set(keys)
+	if len(a) != len(b) {
+		return false
+	}
+	for n := range a {
+		if !b[n] {
+			return false
+		}
+	}
+	return true
 }
 
 // createTableSQL is the DDL of create_table: each stream type maps to one MySQL type
