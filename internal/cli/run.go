@@ -216,9 +216,14 @@ func resolveManifest(cmd *cobra.Command, f *Factory, opts *RunOptions,
 	if pointer != "" {
 		path, _, _, err := compile.ReadPointer(pointer)
 		if err != nil {
+			what := "the last compile"
+			if opts.LastCompileIn != "" {
+				what = "pipeline " + opts.LastCompileIn
+			}
 			return "", nil, nil, &Error{Code: ExitUsage, Type: "no_manifest",
-				Message: "no compiled manifest found; run 'osiris compile FILE' first",
-				Fields:  map[string]any{"phase": "compile"}, Err: err}
+				Message: fmt.Sprintf("no compiled manifest found for %s; run 'osiris "+
+					"compile FILE' first", what),
+				Fields: map[string]any{"phase": "compile"}, Err: err}
 		}
 		return path, nil, nil, nil
 	}
