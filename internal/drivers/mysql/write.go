@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -123,6 +124,8 @@ func (Writer) Run(ctx context.Context, req drivers.Request) (drivers.Result, err
 	return drivers.Result{}, err
 }
 
+// run writes through a pool of one connection; when the write fails, a table this run
+// created is dropped again, so a failure leaves the database as it was.
 func (w *writeRun) run(ctx context.Context) (string, error) {
 	step := w.req.StepID
 	log := w.req.Env.Logger()
@@ -132,17 +135,32 @@ func (w *writeRun) run(ctx context.Context) (string, error) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
+
+	created := false
+	path, err := w.write(ctx, db, &created)
+	if err != nil && created {
+		w.dropCreated(ctx, db, err)
+	}
+	return path, err
+}
+
+// write runs the load on one connection of db; created is set once this run has created
+// the table. The connection goes back to db before write returns, its transaction rolled
+// back on failure.
+func (w *writeRun) write(ctx context.Context, db *sql.DB, created *bool) (string, error) {
+	step := w.req.StepID
+	log := w.req.Env.Logger()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return "", w.conn.connectError(step, err)
 	}
 	defer conn.Close()
 
-	created, err := w.ensureTable(ctx, conn)
+	*created, err = w.ensureTable(ctx, conn)
 	if err != nil {
 		return "", err
 	}
-	if w.wc.mode == "upsert" && !created {
+	if w.wc.mode == "upsert" && !*created {
 		if err := w.checkUpsertKeys(ctx, conn); err != nil {
 			return "", err
 		}
@@ -193,6 +211,31 @@ func (w *writeRun) run(ctx context.Context) (string, error) {
 	return path, nil
 }
 
+// dropCreated drops the table this run created when the write then failed: MySQL commits
+// a CREATE TABLE at once, so the load's rollback alone would leave a new empty table
+// behind. It runs after the load's connection went back to db (a DROP inside the open
+// transaction would commit it) and even when the run was cancelled. A drop that fails is
+// logged; the write's own error stays the step's error.
+func (w *writeRun) dropCreated(ctx context.Context, db *sql.DB, cause error) {
+	step := w.req.StepID
+	dropCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dropTimeout)
+	defer cancel()
+	_, err := db.ExecContext(dropCtx, "DROP TABLE IF EXISTS "+quoteIdent(w.wc.table))
+	if err != nil {
+		w.req.Env.Logger().Warn("mysql writer could not drop the table it created",
+			"step_id", step, "table", w.wc.table,
+			"error", w.conn.queryError(step, "drop table", err).Error())
+		return
+	}
+	w.req.Env.Event("table.dropped", map[string]any{"step_id": step, "table": w.wc.table,
+		"reason": "the write failed after this run created the table: " + cause.Error()})
+	w.req.Env.Logger().Info("mysql writer dropped the table it created", "step_id", step,
+		"table", w.wc.table)
+}
+
+// dropTimeout bounds the clean-up drop of a table, which may run after cancellation.
+const dropTimeout = 30 * time.Second
+
 // choosePath picks LOAD DATA LOCAL INFILE when the server allows it, else INSERT.
 func (w *writeRun) choosePath(ctx context.Context, conn *sql.Conn) (path, reason string,
 	err error) {
@@ -230,8 +273,16 @@ func (w *writeRun) ensureTable(ctx context.Context, conn *sql.Conn) (created boo
 		return false, drivers.Errorf(step, drivers.KindConfig, nil,
 			"Table %s does not exist and create_if_missing is false", w.wc.table)
 	}
-	ddl := createTableSQL(w.wc.table, w.cols, w.wc.keys)
+	// Without IF NOT EXISTS: a table another session created meanwhile must fail the
+	// CREATE (1050) rather than pass for one this run created, which it would drop on
+	// failure.
+	ddl := strings.Replace(createTableSQL(w.wc.table, w.cols, w.wc.keys),
+		"CREATE TABLE IF NOT EXISTS ", "CREATE TABLE ", 1)
 	if _, err := conn.ExecContext(ctx, ddl); err != nil {
+		var myErr *gomysql.MySQLError
+		if errors.As(err, &myErr) && myErr.Number == 1050 {
+			return false, nil
+		}
 		return false, w.conn.queryError(step, "create table", err)
 	}
 	w.req.Env.Event("table.created", map[string]any{"step_id": step, "table": w.wc.table})
