@@ -583,7 +583,10 @@ func (w *writeRun) streamLoad(ctx context.Context, tx *sql.Tx, into string) (int
 	_ = reader.CloseWithError(errLoadStopped)
 	encodeErr := <-encoded
 
-	if encodeErr != nil {
+	// When the server refused the statement (an unknown column, say), the encoder only
+	// saw its pipe closed: the server's reason is the error. Any other encoder failure is
+	// the input's own, and the statement then failed because its data stopped.
+	if encodeErr != nil && !(execErr != nil && errors.Is(encodeErr, errLoadStopped)) {
 		return 0, w.inputError(encodeErr)
 	}
 	if execErr != nil {

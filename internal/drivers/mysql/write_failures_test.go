@@ -1,6 +1,8 @@
 package mysql
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -48,5 +50,68 @@ func TestWriterDropsTheTableItCreatedWhenTheLoadFails(t *testing.T) {
 				t.Errorf("%d table.dropped events for a table the run did not create", n)
 			}
 		})
+	}
+}
+
+func TestWriterLoadDataReportsTheServersReason(t *testing.T) {
+	admin := adminDB(t)
+	exec(t, admin, "DROP TABLE IF EXISTS reason_c", "CREATE TABLE reason_c (n BIGINT)")
+	cols := []drivers.Column{{Name: "n", Type: drivers.TypeInt},
+		{Name: "extra", Type: drivers.TypeString}}
+	var rows [][]any
+	for i := range 5000 {
+		rows = append(rows, []any{int64(i), "x"})
+	}
+	for _, method := range []string{"load_data", "insert"} {
+		_, err := runWriter(t, drivers.NewSliceStream(cols, rows, 100),
+			map[string]any{"table": "reason_c", "load_method": method})
+		if err == nil {
+			t.Fatalf("%s: a column the table lacks was accepted", method)
+		}
+		var de *drivers.Error
+		if !errors.As(err, &de) || de.Kind != drivers.KindQuery {
+			t.Errorf("%s: error kind of %v", method, err)
+		}
+		msg := err.Error()
+		t.Logf("%s: %s", method, msg)
+		if !strings.Contains(msg, "1054") || !strings.Contains(msg, "extra") ||
+			strings.Contains(msg, "reading the input") {
+			t.Errorf("%s: error %q does not carry the server's reason", method, msg)
+		}
+		assertNoSecret(t, "error", msg)
+	}
+}
+
+// brokenStream serves one batch, then fails as an upstream step might.
+type brokenStream struct {
+	cols   []drivers.Column
+	served bool
+}
+
+func (s *brokenStream) Columns() []drivers.Column { return s.cols }
+func (s *brokenStream) Close() error              { return nil }
+func (s *brokenStream) Next(context.Context) ([][]any, error) {
+	if s.served {
+		return nil, errors.New("upstream broke")
+	}
+	s.served = true
+	return [][]any{{int64(1)}}, nil
+}
+
+func TestWriterLoadDataBlamesABrokenInput(t *testing.T) {
+	admin := adminDB(t)
+	exec(t, admin, "DROP TABLE IF EXISTS broken_c", "CREATE TABLE broken_c (n BIGINT)")
+	cols := []drivers.Column{{Name: "n", Type: drivers.TypeInt}}
+	for _, method := range []string{"load_data", "insert"} {
+		_, err := runWriter(t, &brokenStream{cols: cols},
+			map[string]any{"table": "broken_c", "load_method": method})
+		var de *drivers.Error
+		if !errors.As(err, &de) || de.Kind != drivers.KindIO ||
+			!strings.Contains(err.Error(), "reading the input failed") {
+			t.Errorf("%s: err = %v", method, err)
+		}
+		if n := countRows(t, admin, "broken_c"); n != 0 {
+			t.Errorf("%s: %d rows stored by a failed write", method, n)
+		}
 	}
 }
