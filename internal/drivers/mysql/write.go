@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -480,7 +482,7 @@ func (w *writeRun) insertRows(ctx context.Context, tx *sql.Tx) error {
 		}
 		stmt := head + strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", ") + tail
 		if _, err := tx.ExecContext(ctx, stmt, pending...); err != nil {
-			return w.conn.queryError(w.req.StepID, "insert", err)
+			return w.conn.queryError(w.req.StepID, "insert", atInputRow(err, w.written))
 		}
 		w.written += int64(n)
 		pending = pending[:0]
@@ -505,6 +507,31 @@ func (w *writeRun) insertRows(ctx context.Context, tx *sql.Tx) error {
 			}
 		}
 	}
+}
+
+// rowInStatement is the "at row N" MySQL ends a value error with: N counts the rows of
+// the failed statement, from 1.
+var rowInStatement = regexp.MustCompile(` at row ([0-9]+)$`)
+
+// atInputRow turns the statement's row number in a server error into the row of the input
+// (offset rows were written before the statement), as a LOAD DATA error names it: with
+// many statements per write, "row 345" alone would point at the wrong row.
+func atInputRow(err error, offset int64) error {
+	var myErr *gomysql.MySQLError
+	if !errors.As(err, &myErr) {
+		return err
+	}
+	m := rowInStatement.FindStringSubmatchIndex(myErr.Message)
+	if m == nil {
+		return err
+	}
+	row, convErr := strconv.ParseInt(myErr.Message[m[2]:m[3]], 10, 64)
+	if convErr != nil {
+		return err
+	}
+	renumbered := *myErr
+	renumbered.Message = myErr.Message[:m[2]] + strconv.FormatInt(offset+row, 10)
+	return &renumbered
 }
 
 func (w *writeRun) drainEmpty(ctx context.Context) error {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	gomysql "github.com/go-sql-driver/mysql"
+
 	"github.com/osirisgo/osiris/internal/drivers"
 )
 
@@ -113,5 +115,50 @@ func TestWriterLoadDataBlamesABrokenInput(t *testing.T) {
 		if n := countRows(t, admin, "broken_c"); n != 0 {
 			t.Errorf("%s: %d rows stored by a failed write", method, n)
 		}
+	}
+}
+func TestWriterInsertErrorNamesTheInputRow(t *testing.T) {
+	admin := adminDB(t)
+	cols := []drivers.Column{{Name: "n", Type: drivers.TypeInt},
+		{Name: "s", Type: drivers.TypeString}}
+	var rows [][]any
+	for i := 1; i <= 2500; i++ {
+		s := "ok"
+		if i == 2345 {
+			s = "too long"
+		}
+		rows = append(rows, []any{int64(i), s})
+	}
+	for _, method := range []string{"load_data", "insert"} {
+		exec(t, admin, "DROP TABLE IF EXISTS rowno_c", "CREATE TABLE rowno_c (n INT, s VARCHAR(3))")
+		_, err := runWriter(t, drivers.NewSliceStream(cols, rows, 700),
+			map[string]any{"table": "rowno_c", "load_method": method, "batch_size": 1000})
+		if err == nil {
+			t.Fatalf("%s: a value too long was accepted", method)
+		}
+		if !strings.Contains(err.Error(), "at row 2345") {
+			t.Errorf("%s: error %q does not name input row 2345", method, err)
+		}
+	}
+}
+
+func TestAtInputRow(t *testing.T) {
+	tooLong := &gomysql.MySQLError{Number: 1406, Message: "Data too long for column 's' at row 7"}
+	got := atInputRow(tooLong, 2000)
+	var myErr *gomysql.MySQLError
+	if !errors.As(got, &myErr) || myErr.Number != 1406 ||
+		myErr.Message != "Data too long for column 's' at row 2007" {
+		t.Errorf("renumbered = %#v", got)
+	}
+	if tooLong.Message != "Data too long for column 's' at row 7" {
+		t.Errorf("the server's error was changed in place: %q", tooLong.Message)
+	}
+	noRow := &gomysql.MySQLError{Number: 1054, Message: "Unknown column 'x' in 'INSERT INTO'"}
+	if got := atInputRow(noRow, 5); got != error(noRow) {
+		t.Errorf("an error without a row changed: %v", got)
+	}
+	other := errors.New("at row 3")
+	if got := atInputRow(other, 5); got != other {
+		t.Errorf("a non-server error changed: %v", got)
 	}
 }
