@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,5 +108,33 @@ func TestFindRunRefusesAnIDSharedByPipelines(t *testing.T) {
 	rec, err := FindRun(p.proj, "p-one/run-000001")
 	if err != nil || rec == nil || rec.PipelineSlug != "p-one" {
 		t.Fatalf("qualified id: %+v %v", rec, err)
+	}
+}
+
+// TestLogLinesNameTheStepOnce: the step's logger already carries step_id, so a driver's
+// line must not repeat it.
+func TestLogLinesNameTheStepOnce(t *testing.T) {
+	p := newProject(t)
+	p.write("data/a.csv", "n\n1\n2\n")
+	mpath := p.manifest("log-once",
+		testStep{id: "src", component: "filesystem.csv_extractor",
+			cfg: map[string]any{"path": "data/a.csv"}},
+		testStep{id: "sum", component: "duckdb.processor", needs: []string{"src"},
+			cfg: map[string]any{"query": "SELECT SUM(n) AS s FROM input_df"}},
+		testStep{id: "out", component: "filesystem.csv_writer", needs: []string{"sum"},
+			cfg: map[string]any{"path": "out.csv"}})
+	res, err := Run(context.Background(), Options{Project: p.proj, ManifestPath: mpath,
+		Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(res.RunDir, "osiris.log"))
+	if !strings.Contains(string(raw), "duckdb query") {
+		t.Fatalf("the debug line of the query is missing:\n%s", raw)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.Count(line, "step_id=") > 1 {
+			t.Errorf("step_id repeated: %s", line)
+		}
 	}
 }

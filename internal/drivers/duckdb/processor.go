@@ -67,7 +67,7 @@ func (p *Processor) Run(ctx context.Context, req drivers.Request) (_ drivers.Res
 	if req.Env != nil {
 		logger = req.Env.Logger()
 	}
-	logger.Debug("duckdb query", "step_id", req.StepID, "query", firstChars(query, 500))
+	logger.Debug("duckdb query", "query", firstChars(query, 500))
 
 	scratchParent := ""
 	if td, ok := req.Env.(tempDirer); ok {

@@ -276,8 +276,7 @@ func (p *pager) fail(err error) error {
 		de = drivers.Errorf(p.cfg.stepID, drivers.KindRemote, err, "GraphQL extraction failed")
 	}
 	p.env.Event("extraction.error", map[string]any{"error": de.Msg})
-	p.log.Error("GraphQL extraction failed", "step_id", p.cfg.stepID, "error", de.Msg,
-		"pages", p.pages)
+	p.log.Error("GraphQL extraction failed", "error", de.Msg, "pages", p.pages)
 	p.client.close()
 	p.report()
 	return de
@@ -287,8 +286,7 @@ func (p *pager) complete() {
 	p.env.Event("extraction.complete", map[string]any{
 		"rows": p.rowsRead, "pages": p.pages, "requests": p.pages,
 	})
-	p.log.Info("GraphQL extraction complete", "step_id", p.cfg.stepID, "rows", p.rowsRead,
-		"pages", p.pages)
+	p.log.Info("GraphQL extraction complete", "rows", p.rowsRead, "pages", p.pages)
 	p.client.close()
 	p.report()
 }

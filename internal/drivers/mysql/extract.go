@@ -58,7 +58,7 @@ func (Extractor) Run(ctx context.Context, req drivers.Request) (drivers.Result, 
 
 	query := ec.SelectSQL(quoteIdent(ec.Table), quoteIdent, mysqlNoLimit)
 	if conn.echo {
-		log.Debug("mysql query", "step_id", req.StepID, "sql", query)
+		log.Debug("mysql query", "sql", query)
 	}
 	stream, err := startStream(ctx, req, db, conn, query, decls, ec.BatchSize, started)
 	if err != nil {
@@ -117,8 +117,7 @@ func newRowReader(env drivers.StepEnv, step string, rows *sql.Rows,
 			env.Event("extraction.warning", map[string]any{"step_id": step,
 				"reason": "zero_date", "column": column, "rows": count,
 				"first_row": zeros.first[column]})
-			env.Logger().Warn("MySQL zero dates read as null", "step_id", step,
-				"column", column, "rows", count, "first_row", zeros.first[column])
+			env.Logger().Warn("MySQL zero dates read as null", "column", column, "rows", count, "first_row", zeros.first[column])
 		}
 	}
 	return r, cols

@@ -173,7 +173,7 @@ func (w *writeRun) write(ctx context.Context, db *sql.DB, created *bool) (string
 	}
 	w.req.Env.Event("write.load_path", map[string]any{"step_id": step, "table": w.wc.table,
 		"path": path, "reason": reason})
-	log.Info("mysql writer load path", "step_id", step, "path", path, "reason", reason)
+	log.Info("mysql writer load path", "path", path, "reason", reason)
 
 	if w.wc.truncateBefore {
 		if _, err := conn.ExecContext(ctx, "TRUNCATE TABLE "+quoteIdent(w.wc.table)); err != nil {
@@ -231,8 +231,7 @@ func (w *writeRun) dropCreated(ctx context.Context, db *sql.DB, cause error) {
 	}
 	w.req.Env.Event("table.dropped", map[string]any{"step_id": step, "table": w.wc.table,
 		"reason": "the write failed after this run created the table: " + cause.Error()})
-	w.req.Env.Logger().Info("mysql writer dropped the table it created", "step_id", step,
-		"table", w.wc.table)
+	w.req.Env.Logger().Info("mysql writer dropped the table it created", "table", w.wc.table)
 }
 
 // dropTimeout bounds the clean-up drop of a table, which may run after cancellation.

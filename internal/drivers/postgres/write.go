@@ -139,7 +139,7 @@ func (w *writeRun) run(ctx context.Context) error {
 	}
 	w.req.Env.Event("write.load_path", map[string]any{"step_id": step, "table": w.wc.table,
 		"path": "copy", "mode": w.wc.mode})
-	log.Info("postgres writer load path", "step_id", step, "path", "copy", "mode", w.wc.mode)
+	log.Info("postgres writer load path", "path", "copy", "mode", w.wc.mode)
 
 	target := qualified(w.wc.schema, w.wc.table)
 	staged := w.wc.mode == "upsert" || (w.wc.mode == "replace" && len(w.wc.keys) > 0)
@@ -170,7 +170,7 @@ func (w *writeRun) run(ctx context.Context) error {
 	if w.stripped > 0 {
 		w.req.Env.Event("write.warning", map[string]any{"step_id": step, "reason": "strip_nul",
 			"values": w.stripped})
-		log.Warn("NUL bytes removed from text values", "step_id", step, "values", w.stripped)
+		log.Warn("NUL bytes removed from text values", "values", w.stripped)
 	}
 	return nil
 }
