@@ -117,7 +117,8 @@ func newRowReader(env drivers.StepEnv, step string, rows *sql.Rows,
 			env.Event("extraction.warning", map[string]any{"step_id": step,
 				"reason": "zero_date", "column": column, "rows": count,
 				"first_row": zeros.first[column]})
-			env.Logger().Warn("MySQL zero dates read as null", "column", column, "rows", count, "first_row", zeros.first[column])
+			env.Logger().Warn("MySQL zero dates read as null", "column", column, "rows", count,
+				"first_row", zeros.first[column])
 		}
 	}
 	return r, cols
