@@ -90,24 +90,33 @@ func (r *recorder) open(dir string) error {
 	return nil
 }
 
-func (r *recorder) close() {
+// close closes the record files. It returns the first write or close that failed, so
+// the caller can tell the user that the run's records are incomplete.
+func (r *recorder) close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.closeLocked()
+	return r.writeErr
 }
 
 func (r *recorder) closeLocked() {
 	for _, f := range []*os.File{r.events, r.metrics, r.log} {
 		if f != nil {
-			_ = f.Close()
+			r.noteWriteErr(f, f.Close())
 		}
 	}
 	r.events, r.metrics, r.log = nil, nil, nil
 }
 
 func (r *recorder) writeLine(f *os.File, line []byte) {
-	if _, err := f.Write(append(line, '\n')); err != nil && r.writeErr == nil {
-		r.writeErr = err
+	_, err := f.Write(append(line, '\n'))
+	r.noteWriteErr(f, err)
+}
+
+// noteWriteErr keeps the first failure to write a record file, naming the file.
+func (r *recorder) noteWriteErr(f *os.File, err error) {
+	if err != nil && r.writeErr == nil {
+		r.writeErr = fmt.Errorf("write %s: %w", filepath.Base(f.Name()), err)
 	}
 }
 
@@ -215,6 +224,7 @@ func (r *recorder) Write(p []byte) (int, error) {
 	defer r.mu.Unlock()
 	if r.log != nil {
 		if _, err := io.WriteString(r.log, text); err != nil {
+			r.noteWriteErr(r.log, err)
 			return 0, err
 		}
 	}

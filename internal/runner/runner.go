@@ -141,11 +141,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := r.prepare(); err != nil {
 		return nil, err
 	}
-	defer r.rec.close()
+	defer func() { _ = r.rec.close() }() // a panic still closes the record files
 	defer os.RemoveAll(r.tempDir)
 
 	r.execute(ctx)
-	return r.finish()
+	res, err := r.finish()
+	if lost := r.rec.close(); lost != nil {
+		res.Warnings = append(res.Warnings, r.redactor.Redact(
+			"the run records are incomplete: "+lost.Error()))
+	}
+	return res, err
 }
 
 // run is the state of one execution.
