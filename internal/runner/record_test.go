@@ -38,3 +38,28 @@ func TestLostRunRecordsAreAWarning(t *testing.T) {
 		t.Fatalf("want a warning naming events.jsonl, got %q", res.Warnings)
 	}
 }
+
+// TestFailedPrepareClosesTheRecordFiles: when the run cannot make its temp directory
+// after opening events.jsonl, metrics.jsonl and osiris.log, those files are closed.
+func TestFailedPrepareClosesTheRecordFiles(t *testing.T) {
+	p := newProject(t)
+	mpath := p.manifest("no-temp",
+		testStep{id: "src", component: "inline.extractor", cfg: map[string]any{"x": 1}})
+	runDir := filepath.Join(t.TempDir(), "run")
+
+	_, err := Run(context.Background(), Options{Project: p.proj, ManifestPath: mpath,
+		RunDir: runDir, TempDir: filepath.Join(t.TempDir(), "missing")})
+	if err == nil {
+		t.Fatal("want an error for a temp directory that does not exist")
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd on this system")
+	}
+	for _, fd := range fds {
+		target, _ := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if strings.HasPrefix(target, runDir) {
+			t.Errorf("still open after the failed run: %s", target)
+		}
+	}
+}

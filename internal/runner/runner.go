@@ -250,6 +250,7 @@ func (r *run) prepare() error {
 
 	tempDir, err := os.MkdirTemp(r.opts.TempDir, "osiris-run-")
 	if err != nil {
+		_ = r.rec.close()
 		return &Error{Kind: KindInternal, Msg: "create temp directory: " + err.Error(), Err: err}
 	}
 	r.tempDir = tempDir
