@@ -89,7 +89,8 @@ func newCmdComponentsList(f *Factory) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE:    func(*cobra.Command, []string) error { return componentsListRun(f, opts) },
 	}
-	cmd.Flags().StringVar(&opts.Mode, "mode", "", "Only components with this spec mode (extract, write, transform, discover)")
+	cmd.Flags().StringVar(&opts.Mode, "mode", "",
+		"Only components with this spec mode (extract, write, transform, discover)")
 	cmd.Flags().BoolVar(&opts.Runnable, "runnable", false, "Only components this binary can run")
 	return cmd
 }
@@ -114,7 +115,8 @@ func componentsListRun(f *Factory, opts *ComponentsListOptions) error {
 		if opts.Runnable && !s.Runnable() {
 			continue
 		}
-		rows = append(rows, row{s.Name, s.Version, s.Modes, truncate(s.Description, 100), s.Runnable()})
+		rows = append(rows, row{s.Name, s.Version, s.Modes, truncate(s.Description, 100),
+			s.Runnable()})
 	}
 	if f.JSON {
 		return f.Success(map[string]any{"components": rows, "count": len(rows)})

@@ -155,7 +155,8 @@ func newCmdConnectionsDoctor(f *Factory, mcp bool) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.Family, "family", "", "Only this family")
 	cmd.Flags().StringVar(&opts.Alias, "alias", "", "Only this alias (with --family)")
-	cmd.Flags().StringVar(&opts.ConnectionID, "connection-id", "", "Only this connection (@family.alias)")
+	cmd.Flags().StringVar(&opts.ConnectionID, "connection-id", "",
+		"Only this connection (@family.alias)")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 2*time.Second, "Time allowed per connection")
 	return cmd
 }
@@ -211,7 +212,8 @@ func connectionsDoctorRun(ctx context.Context, f *Factory, opts *DoctorOptions) 
 			if opts.Alias != "" && a.Name != opts.Alias {
 				continue
 			}
-			session.Event("connection_test_start", map[string]any{"family": family, "alias": a.Name})
+			session.Event("connection_test_start",
+				map[string]any{"family": family, "alias": a.Name})
 			entry := doctorOne(ctx, p, reg, file, family, a.Name, opts.Timeout)
 			if entry.Status != "success" && entry.Status != "skipped" {
 				allOK = false

@@ -39,7 +39,8 @@ func newCmdInit(f *Factory) *cobra.Command {
 			return initRun(f, opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.Force, "force", false, "Initialise even if osiris.yaml exists (files are still kept)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false,
+		"Initialise even if osiris.yaml exists (files are still kept)")
 	cmd.Flags().BoolVar(&opts.Git, "git", false, "Run 'git init' in the project")
 	cmd.Flags().StringVar(&opts.Template, "template", "basic", "Project template (basic)")
 	return cmd

@@ -118,9 +118,11 @@ func NewRootCmd(f *Factory) *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	root.PersistentFlags().BoolVar(&f.JSON, "json", f.JSON, "Print exactly one JSON document on stdout")
+	root.PersistentFlags().BoolVar(&f.JSON, "json", f.JSON,
+		"Print exactly one JSON document on stdout")
 	root.PersistentFlags().BoolVarP(&f.Verbose, "verbose", "v", false, "Log more on stderr")
-	root.PersistentFlags().StringVar(&f.ProjectDir, "project", "", "Project directory (default: nearest osiris.yaml)")
+	root.PersistentFlags().StringVar(&f.ProjectDir, "project", "",
+		"Project directory (default: nearest osiris.yaml)")
 	root.Flags().BoolVar(&showVersion, "version", false, "Print the version")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &Error{Code: ExitUsage, Type: "usage_error", Message: err.Error(), Err: err}

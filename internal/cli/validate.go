@@ -29,16 +29,19 @@ func newCmdValidate(f *Factory) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE:    func(*cobra.Command, []string) error { return validateRun(f, opts) },
 	}
-	cmd.Flags().StringVar(&opts.ConfigFile, "config", "", "Project directory or osiris.yaml to check")
-	cmd.Flags().StringVar(&opts.Mode, "mode", "", "warn, strict or off (default $OSIRIS_VALIDATION or warn)")
+	cmd.Flags().StringVar(&opts.ConfigFile, "config", "",
+		"Project directory or osiris.yaml to check")
+	cmd.Flags().StringVar(&opts.Mode, "mode", "",
+		"warn, strict or off (default $OSIRIS_VALIDATION or warn)")
 	return cmd
 }
 
 // requiredConnectionFields lists, per family, groups of fields of which one must be set.
 var requiredConnectionFields = map[string][][]string{
-	"mysql":      {{"host"}, {"database"}, {"user"}, {"password"}},
-	"postgres":   {{"host", "dsn"}, {"database", "dsn"}, {"user", "dsn"}},
-	"supabase":   {{"url", "project_id", "dsn", "host"}, {"key", "service_role_key", "anon_key", "dsn", "password"}},
+	"mysql":    {{"host"}, {"database"}, {"user"}, {"password"}},
+	"postgres": {{"host", "dsn"}, {"database", "dsn"}, {"user", "dsn"}},
+	"supabase": {{"url", "project_id", "dsn", "host"},
+		{"key", "service_role_key", "anon_key", "dsn", "password"}},
 	"graphql":    {{"endpoint"}},
 	"filesystem": {},
 	"duckdb":     {{"path"}},
