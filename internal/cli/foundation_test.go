@@ -422,3 +422,47 @@ steps:
 			r.Stderr)
 	}
 }
+
+// TestRunIDSharedByPipelinesIsRefusedEverywhere: with incremental ids every pipeline
+// has a run-000001; runs show, logs show and aiop show all ask which one is meant and
+// accept <pipeline>/<run_id>.
+func TestRunIDSharedByPipelinesIsRefusedEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte(
+		"version: '2.0'\nids:\n  run_id_format: [incremental]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "in.csv"), []byte("a\n1\n"), 0o644)
+	for _, name := range []string{"p-one", "p-two"} {
+		path := filepath.Join(dir, name+".yaml")
+		os.WriteFile(path, []byte(`oml_version: "0.1.0"
+name: `+name+`
+steps:
+  - id: read
+    component: filesystem.csv_extractor
+    mode: read
+    config: {path: in.csv}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    config: {path: `+name+`.csv}
+`), 0o644)
+		if r := runCLI(t, dir, "", "run", path, "--json"); r.Code != 0 {
+			t.Fatalf("run %s: %s", name, r.Stdout)
+		}
+	}
+	for _, args := range [][]string{
+		{"runs", "show", "run-000001"}, {"logs", "show", "run-000001"},
+		{"aiop", "show", "--run", "run-000001"},
+	} {
+		r := runCLI(t, dir, "", append(args, "--json")...)
+		doc := jsonDoc(t, r)
+		if r.Code != ExitUsage || doc["error_type"] != "ambiguous_run_id" {
+			t.Errorf("%v: exit %d %v", args, r.Code, doc)
+		}
+		qualified := append(append([]string(nil), args[:len(args)-1]...), "p-two/run-000001",
+			"--json")
+		if r := runCLI(t, dir, "", qualified...); r.Code != 0 ||
+			!strings.Contains(r.Stdout, "p-two") {
+			t.Errorf("%v: exit %d %s", qualified, r.Code, r.Stdout)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -158,10 +159,8 @@ func runsShow(f *Factory, id string) error {
 		return err
 	}
 	rec, err := runner.FindRun(p, id)
-	var ambiguous *runner.AmbiguousRunError
-	if errors.As(err, &ambiguous) {
-		return ValidationError("ambiguous_run_id", ambiguous.Error(),
-			map[string]any{"candidates": ambiguous.Candidates})
+	if amb := ambiguousRun(err); amb != nil {
+		return amb
 	}
 	if err != nil {
 		return FailureError("index_error", "read the run index: "+err.Error(), nil)
@@ -279,6 +278,9 @@ func findSession(f *Factory, id string) (*runner.Session, error) {
 		return &sessions[0], nil
 	}
 	s, err := runner.FindSession(p, id)
+	if amb := ambiguousRun(err); amb != nil {
+		return nil, amb
+	}
 	if err != nil {
 		return nil, FailureError("logs_error", "read run logs: "+err.Error(), nil)
 	}
@@ -447,12 +449,9 @@ func aiopShow(f *Factory, id string, mcp bool) error {
 	if err != nil {
 		return FailureError("aiop_error", "read the AIOP index: "+err.Error(), nil)
 	}
-	var rec *runner.AIOPRecord
-	for i := range recs {
-		if recs[i].SessionID == id {
-			rec = &recs[i]
-			break
-		}
+	rec, err := findAIOPRecord(recs, id)
+	if err != nil {
+		return err
 	}
 	if rec == nil {
 		return NotFoundError("Run not found: " + id)
@@ -534,4 +533,41 @@ func newCmdMaintenance(f *Factory) *cobra.Command {
 	clean.Flags().BoolVar(&dryRun, "dry-run", false, "Only list what would be deleted")
 	cmd.AddCommand(clean)
 	return cmd
+}
+
+// ambiguousRun turns a run id shared by several pipelines into a usage error listing the
+// qualified ids to use instead; other errors give nil.
+func ambiguousRun(err error) *Error {
+	var ambiguous *runner.AmbiguousRunError
+	if !errors.As(err, &ambiguous) {
+		return nil
+	}
+	return ValidationError("ambiguous_run_id", ambiguous.Error(),
+		map[string]any{"candidates": ambiguous.Candidates})
+}
+
+// findAIOPRecord picks the newest AIOP record of a run id, which may be qualified as
+// "<pipeline>/<run_id>"; an unqualified id that several pipelines share is refused.
+func findAIOPRecord(recs []runner.AIOPRecord, id string) (*runner.AIOPRecord, error) {
+	slug, bare, qualified := strings.Cut(id, "/")
+	if !qualified {
+		slug, bare = "", id
+	}
+	var found *runner.AIOPRecord
+	var candidates []string
+	for i := range recs {
+		if recs[i].SessionID != bare || (slug != "" && recs[i].PipelineSlug != slug) {
+			continue
+		}
+		if found == nil {
+			found = &recs[i]
+		}
+		if c := recs[i].PipelineSlug + "/" + bare; !slices.Contains(candidates, c) {
+			candidates = append(candidates, c)
+		}
+	}
+	if len(candidates) > 1 {
+		return nil, ambiguousRun(&runner.AmbiguousRunError{RunID: bare, Candidates: candidates})
+	}
+	return found, nil
 }

@@ -6,11 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/osirisgo/osiris/internal/config"
+	"github.com/osirisgo/osiris/internal/naming"
 )
 
 // Session is one logged directory under run_logs: a pipeline run or a logged command.
@@ -103,20 +105,41 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
-// FindSession returns the session with the id (run id or directory name).
+// FindSession returns the newest session with the id (run id or directory name). Like
+// FindRun it takes "<pipeline>/<run_id>", and refuses with *AmbiguousRunError an id that
+// sessions of several pipelines share.
 func FindSession(p *config.Project, id string) (*Session, error) {
 	sessions, err := ListSessions(p)
 	if err != nil {
 		return nil, err
 	}
+	slug, bare, qualified := strings.Cut(id, "/")
+	if !qualified {
+		slug, bare = "", id
+	}
+	var found *Session
+	var candidates []string
 	for i := range sessions {
 		s := &sessions[i]
-		if s.SessionID == id || filepath.Base(s.Dir) == id ||
-			strings.HasSuffix(filepath.Base(s.Dir), "_"+id) {
-			return s, nil
+		base := filepath.Base(s.Dir)
+		if s.SessionID != bare && base != bare && !strings.HasSuffix(base, "_"+bare) {
+			continue
+		}
+		pipeline := naming.Slugify(s.PipelineName)
+		if slug != "" && pipeline != slug {
+			continue
+		}
+		if found == nil {
+			found = s
+		}
+		if candidate := pipeline + "/" + bare; !slices.Contains(candidates, candidate) {
+			candidates = append(candidates, candidate)
 		}
 	}
-	return nil, nil
+	if len(candidates) > 1 {
+		return nil, &AmbiguousRunError{RunID: bare, Candidates: candidates}
+	}
+	return found, nil
 }
 
 // ReadJSONL reads up to limit JSON objects (0 = all) from a file; bad lines are skipped.
