@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/osirisgo/osiris/internal/jsonvalue"
 	"github.com/osirisgo/osiris/internal/secrets"
 )
 
@@ -230,29 +231,15 @@ var placeholder = regexp.MustCompile(`\$\{([^}]+)\}`)
 // any depth. Unset or empty variables keep their placeholder. Scalars become strings only
 // when they held a placeholder.
 func Substitute(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, val := range t {
-			out[k] = Substitute(val)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, val := range t {
-			out[i] = Substitute(val)
-		}
-		return out
-	case string:
-		return placeholder.ReplaceAllStringFunc(t, func(m string) string {
+	return jsonvalue.MapStrings(v, func(s string) string {
+		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
 			name := m[2 : len(m)-1]
 			if val := os.Getenv(name); val != "" {
 				return val
 			}
 			return m
 		})
-	}
-	return v
+	})
 }
 
 // EnvVars lists the variables an alias references and whether each is set.

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/osirisgo/osiris/internal/bridge"
+	"github.com/osirisgo/osiris/internal/jsonvalue"
 	"github.com/osirisgo/osiris/internal/secrets"
 )
 
@@ -150,23 +151,7 @@ func omitMemoryText(args map[string]any) map[string]any {
 }
 
 func omitText(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, val := range t {
-			out[k] = omitText(val)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, val := range t {
-			out[i] = omitText(val)
-		}
-		return out
-	case string:
-		return omittedMarker(len(t))
-	}
-	return v
+	return jsonvalue.MapStrings(v, func(s string) string { return omittedMarker(len(s)) })
 }
 
 // omittedMarker stands for a text of size bytes left out of the audit log.

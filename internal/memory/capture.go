@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/osirisgo/osiris/internal/audit"
+	"github.com/osirisgo/osiris/internal/jsonvalue"
 	"github.com/osirisgo/osiris/internal/secrets"
 )
 
@@ -199,29 +200,13 @@ func hideLiterals(v any, values []string, count *int) any {
 	}
 	// Longer values first, so a secret that contains another is hidden whole.
 	sort.Slice(useful, func(i, j int) bool { return len(useful[i]) > len(useful[j]) })
-	var walk func(any) any
-	walk = func(v any) any {
-		switch t := v.(type) {
-		case map[string]any:
-			for k, val := range t {
-				t[k] = walk(val)
+	return jsonvalue.MapStrings(v, func(t string) string {
+		for _, secret := range useful {
+			if n := strings.Count(t, secret); n > 0 {
+				*count += n
+				t = strings.ReplaceAll(t, secret, secrets.Redacted)
 			}
-			return t
-		case []any:
-			for i, val := range t {
-				t[i] = walk(val)
-			}
-			return t
-		case string:
-			for _, secret := range useful {
-				if n := strings.Count(t, secret); n > 0 {
-					*count += n
-					t = strings.ReplaceAll(t, secret, secrets.Redacted)
-				}
-			}
-			return t
 		}
-		return v
-	}
-	return walk(v)
+		return t
+	})
 }
