@@ -248,24 +248,12 @@ func TestCompletionScriptGoesToStdout(t *testing.T) {
 }
 
 func TestRunWithUnknownConnectionIsAUsageError(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte("version: '2.0'\n"), 0o644)
+	dir := csvProject(t, "")
 	os.WriteFile(filepath.Join(dir, "osiris_connections.yaml"), []byte(
 		"connections:\n  filesystem:\n    local:\n      base_dir: .\n"), 0o600)
-	os.WriteFile(filepath.Join(dir, "in.csv"), []byte("a\n1\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(`oml_version: "0.1.0"
-name: bad-ref
-steps:
-  - id: read
-    component: filesystem.csv_extractor
-    mode: read
-    config: {connection: "@filesystem.nope", path: in.csv}
-  - id: write
-    component: filesystem.csv_writer
-    mode: write
-    config: {path: out.csv}
-`), 0o644)
-	r := runCLI(t, dir, "", "run", filepath.Join(dir, "p.yaml"), "--json")
+	pipeline := writeCopyPipeline(t, dir, "p.yaml", "bad-ref",
+		`connection: "@filesystem.nope", `, "out.csv")
+	r := runCLI(t, dir, "", "run", pipeline, "--json")
 	doc := jsonDoc(t, r)
 	if r.Code != ExitUsage || doc["error_type"] != "connection_error" ||
 		!strings.Contains(doc["message"].(string), "Available aliases: local") {
@@ -316,21 +304,8 @@ func TestRebuiltBinaryDoesNotReuseOldBuilds(t *testing.T) {
 	if err := os.WriteFile(bin, raw, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte("version: '2.0'\n"), 0o644)
-	pipeline := filepath.Join(dir, "p.yaml")
-	os.WriteFile(pipeline, []byte(`oml_version: "0.1.0"
-name: cache-owner
-steps:
-  - id: read
-    component: filesystem.csv_extractor
-    mode: read
-    config: {path: in.csv}
-  - id: write
-    component: filesystem.csv_writer
-    mode: write
-    config: {path: out.csv}
-`), 0o644)
+	dir := csvProject(t, "")
+	pipeline := writeCopyPipeline(t, dir, "p.yaml", "cache-owner", "", "out.csv")
 	compileOnce := func() bool {
 		t.Helper()
 		out, err := exec.Command(bin, "--project", dir, "compile", pipeline, "--json").Output()
@@ -357,22 +332,8 @@ steps:
 }
 
 func TestCompiledManifestRefusesFlagsItCannotApply(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte("version: '2.0'\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "in.csv"), []byte("a\n1\n"), 0o644)
-	pipeline := filepath.Join(dir, "p.yaml")
-	os.WriteFile(pipeline, []byte(`oml_version: "0.1.0"
-name: compiled-flags
-steps:
-  - id: read
-    component: filesystem.csv_extractor
-    mode: read
-    config: {path: in.csv}
-  - id: write
-    component: filesystem.csv_writer
-    mode: write
-    config: {path: out.csv}
-`), 0o644)
+	dir := csvProject(t, "")
+	pipeline := writeCopyPipeline(t, dir, "p.yaml", "compiled-flags", "", "out.csv")
 	r := runCLI(t, dir, "", "compile", pipeline, "-p", "prod", "--json")
 	manifestPath, _ := jsonDoc(t, r)["manifest_path"].(string)
 	if r.Code != 0 || manifestPath == "" {
@@ -396,24 +357,10 @@ steps:
 }
 
 func TestFailedOutCopyIsReported(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte("version: '2.0'\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "in.csv"), []byte("a\n1\n"), 0o644)
+	dir := csvProject(t, "")
 	notADir := filepath.Join(dir, "a-file")
 	os.WriteFile(notADir, []byte("x"), 0o644)
-	pipeline := filepath.Join(dir, "p.yaml")
-	os.WriteFile(pipeline, []byte(`oml_version: "0.1.0"
-name: out-copy
-steps:
-  - id: read
-    component: filesystem.csv_extractor
-    mode: read
-    config: {path: in.csv}
-  - id: write
-    component: filesystem.csv_writer
-    mode: write
-    config: {path: out.csv}
-`), 0o644)
+	pipeline := writeCopyPipeline(t, dir, "p.yaml", "out-copy", "", "out.csv")
 	r := runCLI(t, dir, "", "run", pipeline, "--out", notADir, "--json")
 	doc := jsonDoc(t, r)
 	warnings, _ := doc["warnings"].([]any)
@@ -427,24 +374,9 @@ steps:
 // has a run-000001; runs show, logs show and aiop show all ask which one is meant and
 // accept <pipeline>/<run_id>.
 func TestRunIDSharedByPipelinesIsRefusedEverywhere(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte(
-		"version: '2.0'\nids:\n  run_id_format: [incremental]\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "in.csv"), []byte("a\n1\n"), 0o644)
+	dir := csvProject(t, "ids:\n  run_id_format: [incremental]\n")
 	for _, name := range []string{"p-one", "p-two"} {
-		path := filepath.Join(dir, name+".yaml")
-		os.WriteFile(path, []byte(`oml_version: "0.1.0"
-name: `+name+`
-steps:
-  - id: read
-    component: filesystem.csv_extractor
-    mode: read
-    config: {path: in.csv}
-  - id: write
-    component: filesystem.csv_writer
-    mode: write
-    config: {path: `+name+`.csv}
-`), 0o644)
+		path := writeCopyPipeline(t, dir, name+".yaml", name, "", name+".csv")
 		if r := runCLI(t, dir, "", "run", path, "--json"); r.Code != 0 {
 			t.Fatalf("run %s: %s", name, r.Stdout)
 		}
@@ -465,4 +397,42 @@ steps:
 			t.Errorf("%v: exit %d %s", qualified, r.Code, r.Stdout)
 		}
 	}
+}
+
+// csvProject makes a project holding osiris.yaml (with extra YAML appended) and a
+// two-line in.csv.
+func csvProject(t *testing.T, extra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "osiris.yaml"), []byte("version: '2.0'\n"+extra),
+		0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "in.csv"), []byte("a\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// writeCopyPipeline writes <dir>/<file>: a pipeline named name that copies in.csv to
+// output, its read step's config extended by readExtra. It returns the file's path.
+func writeCopyPipeline(t *testing.T, dir, file, name, readExtra, output string) string {
+	t.Helper()
+	path := filepath.Join(dir, file)
+	src := `oml_version: "0.1.0"
+name: ` + name + `
+steps:
+  - id: read
+    component: filesystem.csv_extractor
+    mode: read
+    config: {` + readExtra + `path: in.csv}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    config: {path: ` + output + `}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
